@@ -1,0 +1,188 @@
+/*
+ * mod_qsso: SAML 2.0 single sign-on for Apache httpd 2.4.
+ *
+ * Glue only: the module record, the hooks and the endpoint table. The
+ * work is done in modules/: configuration (qsso_config.c), IdP and SP
+ * metadata, AuthnRequests, response verification, the store, sessions,
+ * attributes and refusals, one file per concern.
+ */
+#include <string.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <ap_mpm.h>
+#include <mod_auth.h>
+
+#include "modules/qsso.h"
+#include "modules/qsso_attrs.h"
+#include "modules/qsso_config.h"
+#include "modules/qsso_errors.h"
+#include "modules/qsso_login.h"
+#include "modules/qsso_session.h"
+#include "modules/qsso_store.h"
+
+
+static int qsso_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s);
+static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s);
+static int qsso_hook_post_read_request(request_rec *r);
+static int qsso_hook_access_ex(request_rec *r);
+static int qsso_hook_check_authn(request_rec *r);
+static int qsso_hook_fixups(request_rec *r);
+static int qsso_hook_handler(request_rec *r);
+
+/* The endpoints under QSSOEndpointPath. */
+static const struct {
+    const char *name;
+    int (*handle)(request_rec *r, const qsso_dir_conf_t *c);
+} qsso_endpoints[] = {
+    {"acs", qsso_login_handle_acs},           /* IdP POSTs the Response */
+    {"metadata", qsso_login_handle_metadata}, /* SP metadata for the IdP */
+    {"login", qsso_login_handle_login},       /* start a login explicitly */
+    {"logout", qsso_login_handle_logout},     /* end the local session */
+};
+
+static int qsso_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s)
+{
+    (void)plog;
+    return qsso_config_check(pconf, ptemp, s);
+}
+
+static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    qsso_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                               &qsso_module);
+    qsso_store_t *st = NULL;
+    const char *err;
+    int threads = 1;
+
+    qsso_store_set_process(NULL);
+    if (sc->store_url == NULL)
+        return;
+    ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
+    err = qsso_store_open(pchild, sc->store_url, threads > 0 ? threads : 1,
+                          &st);
+    if (err) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, QSSO_LOGNO(3003)
+                     "%s (QSSOStore at %s)", err, sc->store_where);
+        return;
+    }
+    qsso_store_set_process(st);
+}
+
+static int qsso_hook_post_read_request(request_rec *r)
+{
+    qsso_attrs_strip_headers(r);
+    return DECLINED;
+}
+
+/* The endpoint path under which this request falls, or NULL. */
+static const char *qsso_endpoint_name(request_rec *r,
+                                      const qsso_dir_conf_t *c)
+{
+    const char *ep = qsso_conf_endpoint_path(c);
+    apr_size_t n = strlen(ep);
+
+    if (c->sp_entity_id == NULL || c->idp == NULL || r->uri == NULL
+        || strncmp(r->uri, ep, n) || r->uri[n] != '/')
+        return NULL;
+    return r->uri + n + 1;
+}
+
+/* The endpoints must answer without a session (else the ACS of a site
+ * protected at "/" could never be reached): grant them here, before
+ * authentication runs. */
+static int qsso_hook_access_ex(request_rec *r)
+{
+    const qsso_dir_conf_t *c = ap_get_module_config(r->per_dir_config,
+                                                    &qsso_module);
+    const char *name = qsso_endpoint_name(r, c);
+    apr_size_t i;
+
+    for (i = 0; name && i < sizeof(qsso_endpoints) / sizeof(*qsso_endpoints);
+         i++)
+        if (!strcmp(name, qsso_endpoints[i].name))
+            return OK;
+    return DECLINED;
+}
+
+static int qsso_hook_check_authn(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    const qsso_dir_conf_t *c;
+    qsso_session_t *s = NULL;
+    qsso_err_t err;
+
+    if (type == NULL || strcasecmp(type, "qsso"))
+        return DECLINED;
+    c = ap_get_module_config(r->per_dir_config, &qsso_module);
+    memset(&err, 0, sizeof(err));
+    if (c->idp == NULL) {       /* startup checks make this unreachable */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, QSSO_LOGNO(1002)
+                      "AuthType qsso without QSSOIdPMetadataFile");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    if (qsso_session_load(r, c, &s, &err) != QSSO_OK)
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    if (s == NULL)
+        return qsso_login_start(r, c, r->unparsed_uri, 1);
+    r->user = (char *)s->username;
+    r->ap_auth_type = "qsso";
+    return OK;
+}
+
+static int qsso_hook_fixups(request_rec *r)
+{
+    qsso_session_t *s;
+
+    if (r->user == NULL || r->ap_auth_type == NULL
+        || strcmp(r->ap_auth_type, "qsso"))
+        return DECLINED;
+    if ((s = qsso_session_current(r)) != NULL)
+        qsso_attrs_export(r, s);
+    return DECLINED;
+}
+
+static int qsso_hook_handler(request_rec *r)
+{
+    const qsso_dir_conf_t *c = ap_get_module_config(r->per_dir_config,
+                                                    &qsso_module);
+    const char *name = qsso_endpoint_name(r, c);
+    apr_size_t i;
+
+    for (i = 0; name && i < sizeof(qsso_endpoints) / sizeof(*qsso_endpoints);
+         i++)
+        if (!strcmp(name, qsso_endpoints[i].name))
+            return qsso_endpoints[i].handle(r, c);
+    return DECLINED;
+}
+
+static void qsso_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(qsso_hook_post_config, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_child_init(qsso_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(qsso_hook_post_read_request, NULL, NULL,
+                              APR_HOOK_FIRST);
+    ap_hook_check_access_ex(qsso_hook_access_ex, NULL, NULL, APR_HOOK_FIRST,
+                            AP_AUTH_INTERNAL_PER_URI);
+    ap_hook_check_authn(qsso_hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_fixups(qsso_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(qsso_hook_handler, NULL, NULL, APR_HOOK_FIRST);
+}
+
+AP_DECLARE_MODULE(qsso) = {
+    STANDARD20_MODULE_STUFF,
+    qsso_config_create_dir,
+    qsso_config_merge_dir,
+    qsso_config_create_srv,
+    qsso_config_merge_srv,
+    qsso_config_cmds,
+    qsso_register_hooks,
+    AP_MODULE_FLAG_NONE
+};

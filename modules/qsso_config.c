@@ -1,0 +1,668 @@
+/*
+ * Configuration of mod_qsso. Setters validate spelling and ranges and read
+ * every file (metadata, certificate, key) while the config is parsed, so
+ * `apachectl configtest` names the file and line of a bad directive.
+ * Checks that involve several directives or sections run once at startup
+ * in qsso_config_check(). Defaults live in the getters only.
+ */
+#include <string.h>
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <mod_auth.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <apr_uri.h>
+
+#include "qsso.h"
+#include "qsso_config.h"
+#include "qsso_keys.h"
+#include "qsso_metadata.h"
+#include "qsso_store.h"
+
+APLOG_USE_MODULE(qsso);
+
+#define QSSO_CONF_MAX_SKEW 600
+#define QSSO_CONF_MAX_LIFETIME (30 * 86400)
+
+void *qsso_config_create_dir(apr_pool_t *p, char *dir)
+{
+    qsso_dir_conf_t *c = apr_pcalloc(p, sizeof(*c));
+
+    c->section = dir;
+    c->sso_binding = QSSO_UNSET;
+    c->sign_request = QSSO_UNSET;
+    c->force_authn = QSSO_UNSET;
+    c->replay_prevention = QSSO_UNSET;
+    c->allow_idp_initiated = QSSO_UNSET;
+    c->clock_skew = QSSO_UNSET;
+    c->session_lifetime = QSSO_UNSET;
+    c->cookie_secure = QSSO_UNSET;
+    return c;
+}
+
+void *qsso_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    const qsso_dir_conf_t *base = basev, *add = addv;
+    qsso_dir_conf_t *n = apr_pcalloc(p, sizeof(*n));
+
+    n->section = QSSO_MERGE_PTR(add->section, base->section);
+    n->sp_base_url = QSSO_MERGE_PTR(add->sp_base_url, base->sp_base_url);
+    n->endpoint_path = QSSO_MERGE_PTR(add->endpoint_path, base->endpoint_path);
+    n->sp_entity_id = QSSO_MERGE_PTR(add->sp_entity_id, base->sp_entity_id);
+    n->sp_cert = QSSO_MERGE_PTR(add->sp_cert, base->sp_cert);
+    n->sp_key = QSSO_MERGE_PTR(add->sp_key, base->sp_key);
+    n->idp = QSSO_MERGE_PTR(add->idp, base->idp);
+    n->sso_binding = QSSO_MERGE(add->sso_binding, base->sso_binding);
+    n->sign_request = QSSO_MERGE(add->sign_request, base->sign_request);
+    n->force_authn = QSSO_MERGE(add->force_authn, base->force_authn);
+    n->replay_prevention =
+        QSSO_MERGE(add->replay_prevention, base->replay_prevention);
+    n->allow_idp_initiated =
+        QSSO_MERGE(add->allow_idp_initiated, base->allow_idp_initiated);
+    n->default_relay_state =
+        QSSO_MERGE_PTR(add->default_relay_state, base->default_relay_state);
+    n->clock_skew = QSSO_MERGE(add->clock_skew, base->clock_skew);
+    n->session_lifetime =
+        QSSO_MERGE(add->session_lifetime, base->session_lifetime);
+    n->cookie_name = QSSO_MERGE_PTR(add->cookie_name, base->cookie_name);
+    n->cookie_secure = QSSO_MERGE(add->cookie_secure, base->cookie_secure);
+    n->cookie_samesite =
+        QSSO_MERGE_PTR(add->cookie_samesite, base->cookie_samesite);
+    n->email_attr = QSSO_MERGE_PTR(add->email_attr, base->email_attr);
+    n->username_attr = QSSO_MERGE_PTR(add->username_attr, base->username_attr);
+    return n;
+}
+
+void *qsso_config_create_srv(apr_pool_t *p, server_rec *s)
+{
+    (void)s;
+    return apr_pcalloc(p, sizeof(qsso_srv_conf_t));
+}
+
+void *qsso_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
+{
+    const qsso_srv_conf_t *base = basev, *add = addv;
+    qsso_srv_conf_t *n = apr_pcalloc(p, sizeof(*n));
+
+    n->store_url = QSSO_MERGE_PTR(add->store_url, base->store_url);
+    n->store_where = QSSO_MERGE_PTR(add->store_where, base->store_where);
+    return n;
+}
+
+/* ---- getters ---------------------------------------------------------- */
+
+const char *qsso_conf_endpoint_path(const qsso_dir_conf_t *c)
+{
+    return c->endpoint_path ? c->endpoint_path : "/qsso";
+}
+
+int qsso_conf_binding(const qsso_dir_conf_t *c)
+{
+    return c->sso_binding == QSSO_UNSET ? QSSO_BINDING_REDIRECT
+                                        : c->sso_binding;
+}
+
+int qsso_conf_sign_request(const qsso_dir_conf_t *c)
+{
+    return c->sign_request == 1;
+}
+
+int qsso_conf_force_authn(const qsso_dir_conf_t *c)
+{
+    return c->force_authn == 1;
+}
+
+int qsso_conf_replay_prevention(const qsso_dir_conf_t *c)
+{
+    return c->replay_prevention != 0;
+}
+
+int qsso_conf_allow_idp_initiated(const qsso_dir_conf_t *c)
+{
+    return c->allow_idp_initiated != 0;
+}
+
+const char *qsso_conf_default_relay_state(const qsso_dir_conf_t *c)
+{
+    return c->default_relay_state ? c->default_relay_state : "/";
+}
+
+int qsso_conf_clock_skew(const qsso_dir_conf_t *c)
+{
+    return c->clock_skew == QSSO_UNSET ? 90 : c->clock_skew;
+}
+
+int qsso_conf_session_lifetime(const qsso_dir_conf_t *c)
+{
+    return c->session_lifetime == QSSO_UNSET ? 28800 : c->session_lifetime;
+}
+
+const char *qsso_conf_cookie_name(const qsso_dir_conf_t *c)
+{
+    return c->cookie_name ? c->cookie_name : "qsso_session";
+}
+
+int qsso_conf_cookie_secure(const qsso_dir_conf_t *c)
+{
+    return c->cookie_secure != 0;
+}
+
+const char *qsso_conf_cookie_samesite(const qsso_dir_conf_t *c)
+{
+    return c->cookie_samesite ? c->cookie_samesite : "Lax";
+}
+
+const char *qsso_conf_email_attr(const qsso_dir_conf_t *c)
+{
+    return c->email_attr;
+}
+
+const char *qsso_conf_username_attr(const qsso_dir_conf_t *c)
+{
+    return c->username_attr ? c->username_attr : c->email_attr;
+}
+
+const char *qsso_conf_base_url(const qsso_dir_conf_t *c, request_rec *r)
+{
+    const char *scheme;
+    apr_port_t port;
+
+    if (c->sp_base_url)
+        return c->sp_base_url;
+    /* ServerName, never the client's Host header. */
+    scheme = ap_http_scheme(r);
+    port = r->server->port ? r->server->port : apr_uri_port_of_scheme(scheme);
+    if (port == apr_uri_port_of_scheme(scheme))
+        return apr_pstrcat(r->pool, scheme, "://",
+                           r->server->server_hostname, NULL);
+    return apr_psprintf(r->pool, "%s://%s:%u", scheme,
+                        r->server->server_hostname, (unsigned)port);
+}
+
+const char *qsso_conf_acs_url(const qsso_dir_conf_t *c, request_rec *r)
+{
+    return apr_pstrcat(r->pool, qsso_conf_base_url(c, r),
+                       qsso_conf_endpoint_path(c), "/acs", NULL);
+}
+
+/* ---- setters ---------------------------------------------------------- */
+
+static const char *qsso_config_where(cmd_parms *cmd)
+{
+    if (cmd->directive == NULL)
+        return "(unknown)";
+    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                        cmd->directive->line_num);
+}
+
+static const char *qsso_config_set_store(cmd_parms *cmd, void *dummy,
+                                         const char *arg)
+{
+    qsso_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &qsso_module);
+    qsso_store_url_t url;
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dummy;
+    if (err)
+        return err;
+    if ((err = qsso_store_parse_url(cmd->temp_pool, arg, &url)) != NULL)
+        return apr_psprintf(cmd->pool, "QSSOStore: '%s' %s", arg, err);
+    sc->store_url = arg;
+    sc->store_where = qsso_config_where(cmd);
+    return NULL;
+}
+
+static const char *qsso_config_set_base_url(cmd_parms *cmd, void *cv,
+                                            const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    apr_uri_t u;
+    apr_size_t n = strlen(arg);
+
+    if (apr_uri_parse(cmd->temp_pool, arg, &u) != APR_SUCCESS
+        || u.scheme == NULL || u.hostname == NULL
+        || (strcasecmp(u.scheme, "https") && strcasecmp(u.scheme, "http"))
+        || (u.path && strcmp(u.path, "/")) || u.query || u.fragment
+        || u.user)
+        return apr_psprintf(cmd->pool, "QSSOSPBaseURL: '%s' is not "
+                            "scheme://host[:port] (http or https, no path), "
+                            "e.g. https://portal.example.org", arg);
+    while (n > 0 && arg[n - 1] == '/')
+        n--;
+    c->sp_base_url = apr_pstrndup(cmd->pool, arg, n);
+    return NULL;
+}
+
+static const char *qsso_config_set_endpoint(cmd_parms *cmd, void *cv,
+                                            const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    apr_size_t n = strlen(arg);
+
+    if (arg[0] != '/' || strpbrk(arg, "?#%\\ \t") != NULL || n < 2)
+        return apr_psprintf(cmd->pool, "QSSOEndpointPath: '%s' is not a "
+                            "path such as /qsso (starts with /, no query, "
+                            "not / alone)", arg);
+    while (n > 1 && arg[n - 1] == '/')
+        n--;
+    c->endpoint_path = apr_pstrndup(cmd->pool, arg, n);
+    return NULL;
+}
+
+static const char *qsso_config_set_entity_id(cmd_parms *cmd, void *cv,
+                                             const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+
+    if (*arg == '\0' || strlen(arg) > 1024)
+        return "QSSOSPEntityID: needs a URI of 1 to 1024 characters, e.g. "
+               "https://portal.example.org/qsso";
+    c->sp_entity_id = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *qsso_config_set_sp_cert(cmd_parms *cmd, void *cv,
+                                           const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    const char *file = ap_server_root_relative(cmd->pool, arg);
+    const char *err;
+
+    if ((err = qsso_keys_load_cert(cmd->pool, file, &c->sp_cert)) != NULL)
+        return apr_psprintf(cmd->pool, "QSSOSPCertFile: %s", err);
+    return NULL;
+}
+
+static const char *qsso_config_set_sp_key(cmd_parms *cmd, void *cv,
+                                          const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    const char *file = ap_server_root_relative(cmd->pool, arg);
+    const char *err;
+
+    if ((err = qsso_keys_load_key(cmd->pool, file, &c->sp_key)) != NULL
+        || (err = qsso_keys_init_crypto(cmd->pool)) != NULL
+        || (err = qsso_keys_prepare_sp(cmd->pool, c->sp_key)) != NULL)
+        return apr_psprintf(cmd->pool, "QSSOSPPrivateKeyFile: %s", err);
+    return NULL;
+}
+
+static const char *qsso_config_set_idp_metadata(cmd_parms *cmd, void *cv,
+                                                const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    const char *file = ap_server_root_relative(cmd->pool, arg);
+    const char *err;
+
+    if ((err = qsso_metadata_load_idp(cmd->pool, file, &c->idp)) != NULL
+        || (err = qsso_keys_init_crypto(cmd->pool)) != NULL
+        || (err = qsso_keys_prepare_idp(cmd->pool, c->idp)) != NULL)
+        return apr_psprintf(cmd->pool, "QSSOIdPMetadataFile: %s", err);
+    return NULL;
+}
+
+static const char *qsso_config_set_binding(cmd_parms *cmd, void *cv,
+                                           const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+
+    if (!strcasecmp(arg, "redirect"))
+        c->sso_binding = QSSO_BINDING_REDIRECT;
+    else if (!strcasecmp(arg, "post"))
+        c->sso_binding = QSSO_BINDING_POST;
+    else
+        return apr_psprintf(cmd->pool, "QSSOSSOBinding: '%s' is not "
+                            "'redirect' or 'post'", arg);
+    return NULL;
+}
+
+static const char *qsso_config_set_relay_state(cmd_parms *cmd, void *cv,
+                                               const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+
+    /* A local path only: this is where IdP-initiated logins land. */
+    if (arg[0] != '/' || arg[1] == '/' || arg[1] == '\\'
+        || strpbrk(arg, "\\ \t\r\n") != NULL)
+        return apr_psprintf(cmd->pool, "QSSODefaultRelayState: '%s' is not "
+                            "a local path such as /dashboard/", arg);
+    c->default_relay_state = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *qsso_config_parse_seconds(cmd_parms *cmd, const char *name,
+                                             const char *arg, int lo, int hi,
+                                             int *out)
+{
+    char *end;
+    apr_int64_t v = apr_strtoi64(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < lo || v > hi)
+        return apr_psprintf(cmd->pool, "%s: '%s' is not a number of seconds "
+                            "(%d-%d)", name, arg, lo, hi);
+    *out = (int)v;
+    return NULL;
+}
+
+static const char *qsso_config_set_clock_skew(cmd_parms *cmd, void *cv,
+                                              const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+
+    return qsso_config_parse_seconds(cmd, "QSSOClockSkew", arg, 0,
+                                     QSSO_CONF_MAX_SKEW, &c->clock_skew);
+}
+
+static const char *qsso_config_set_lifetime(cmd_parms *cmd, void *cv,
+                                            const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+
+    return qsso_config_parse_seconds(cmd, "QSSOSessionLifetime", arg, 1,
+                                     QSSO_CONF_MAX_LIFETIME,
+                                     &c->session_lifetime);
+}
+
+static const char *qsso_config_set_cookie_name(cmd_parms *cmd, void *cv,
+                                               const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    const char *s;
+
+    /* RFC 6265 token characters only */
+    for (s = arg; *s; s++)
+        if (!apr_isalnum(*s) && !strchr("!#$%&'*+-.^_`|~", *s))
+            break;
+    if (*arg == '\0' || *s != '\0' || strlen(arg) > 64)
+        return apr_psprintf(cmd->pool, "QSSOCookieName: '%s' is not a "
+                            "cookie name (letters, digits, -_.; at most 64)",
+                            arg);
+    c->cookie_name = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *qsso_config_set_samesite(cmd_parms *cmd, void *cv,
+                                            const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+
+    if (!strcasecmp(arg, "Lax"))
+        c->cookie_samesite = "Lax";
+    else if (!strcasecmp(arg, "Strict"))
+        c->cookie_samesite = "Strict";
+    else if (!strcasecmp(arg, "None"))
+        c->cookie_samesite = "None";
+    else
+        return apr_psprintf(cmd->pool, "QSSOCookieSameSite: '%s' is not "
+                            "Lax, Strict or None", arg);
+    return NULL;
+}
+
+static const char *qsso_config_set_attr_name(cmd_parms *cmd, void *cv,
+                                             const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    const char **slot = (const char **)((char *)c + (apr_size_t)cmd->info);
+
+    if (*arg == '\0' || strlen(arg) > 1024)
+        return apr_psprintf(cmd->pool, "%s: needs the attribute Name exactly "
+                            "as the IdP sends it (1-1024 characters)",
+                            cmd->cmd->name);
+    *slot = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+#define QSSO_DIR_FLAG(name, field, help)                                   \
+    AP_INIT_FLAG(name, ap_set_flag_slot,                                   \
+                 (void *)APR_OFFSETOF(qsso_dir_conf_t, field),             \
+                 RSRC_CONF | ACCESS_CONF, help)
+#define QSSO_DIR_TAKE1(name, fn, help)                                     \
+    AP_INIT_TAKE1(name, fn, NULL, RSRC_CONF | ACCESS_CONF, help)
+
+const command_rec qsso_config_cmds[] = {
+    AP_INIT_TAKE1("QSSOStore", qsso_config_set_store, NULL, RSRC_CONF,
+                  "Where sessions, pending requests and the replay cache "
+                  "live: redis://[user:pass@]host:port[/db]."),
+    QSSO_DIR_TAKE1("QSSOSPBaseURL", qsso_config_set_base_url,
+                   "The public scheme://host[:port] of the site as browsers "
+                   "see it."),
+    QSSO_DIR_TAKE1("QSSOEndpointPath", qsso_config_set_endpoint,
+                   "The path under which the acs, metadata, login and logout "
+                   "endpoints live."),
+    QSSO_DIR_TAKE1("QSSOSPEntityID", qsso_config_set_entity_id,
+                   "This service provider's SAML entity ID."),
+    QSSO_DIR_TAKE1("QSSOSPCertFile", qsso_config_set_sp_cert,
+                   "The SP signing certificate (PEM), published in the SP "
+                   "metadata."),
+    QSSO_DIR_TAKE1("QSSOSPPrivateKeyFile", qsso_config_set_sp_key,
+                   "The SP private key (PEM, unencrypted) that signs "
+                   "AuthnRequests."),
+    QSSO_DIR_TAKE1("QSSOIdPMetadataFile", qsso_config_set_idp_metadata,
+                   "The IdP's SAML metadata (an EntityDescriptor with an "
+                   "IDPSSODescriptor)."),
+    QSSO_DIR_TAKE1("QSSOSSOBinding", qsso_config_set_binding,
+                   "How AuthnRequests reach the IdP: redirect or post."),
+    QSSO_DIR_FLAG("QSSOSignRequest", sign_request,
+                  "Sign AuthnRequests with the SP key."),
+    QSSO_DIR_FLAG("QSSOForceAuthn", force_authn,
+                  "Ask the IdP to authenticate the user again."),
+    QSSO_DIR_FLAG("QSSOReplayPrevention", replay_prevention,
+                  "Accept each assertion ID once."),
+    QSSO_DIR_FLAG("QSSOAllowIdPInitiated", allow_idp_initiated,
+                  "Accept unsolicited (IdP-initiated) responses."),
+    QSSO_DIR_TAKE1("QSSODefaultRelayState", qsso_config_set_relay_state,
+                   "The local path where IdP-initiated logins land."),
+    QSSO_DIR_TAKE1("QSSOClockSkew", qsso_config_set_clock_skew,
+                   "Tolerance, in seconds, on the assertion's time "
+                   "conditions."),
+    QSSO_DIR_TAKE1("QSSOSessionLifetime", qsso_config_set_lifetime,
+                   "The longest a session lasts, in seconds."),
+    QSSO_DIR_TAKE1("QSSOCookieName", qsso_config_set_cookie_name,
+                   "The name of the session cookie."),
+    QSSO_DIR_FLAG("QSSOCookieSecure", cookie_secure,
+                  "Send the session cookie over HTTPS only."),
+    QSSO_DIR_TAKE1("QSSOCookieSameSite", qsso_config_set_samesite,
+                   "The SameSite attribute of the session cookie."),
+    AP_INIT_TAKE1("QSSOEmailAttribute", qsso_config_set_attr_name,
+                  (void *)APR_OFFSETOF(qsso_dir_conf_t, email_attr),
+                  RSRC_CONF | ACCESS_CONF,
+                  "The SAML attribute that carries the user's email "
+                  "address."),
+    AP_INIT_TAKE1("QSSOUsernameAttribute", qsso_config_set_attr_name,
+                  (void *)APR_OFFSETOF(qsso_dir_conf_t, username_attr),
+                  RSRC_CONF | ACCESS_CONF,
+                  "The SAML attribute that carries the username."),
+    {NULL}
+};
+
+/* ---- startup checks --------------------------------------------------- */
+
+/* file:line of the `AuthType qsso` inside the section named by path. */
+static const char *qsso_config_find_authtype(apr_pool_t *p,
+                                             ap_directive_t *node,
+                                             const char *path)
+{
+    for (; node; node = node->next) {
+        if (!strcasecmp(node->directive, "AuthType")
+            && !strcasecmp(node->args, "qsso") && node->parent
+            && path && !strncmp(node->parent->args, path, strlen(path)))
+            return apr_psprintf(p, "%s:%d", node->filename, node->line_num);
+        if (node->first_child) {
+            const char *w = qsso_config_find_authtype(p, node->first_child,
+                                                      path);
+            if (w)
+                return w;
+        }
+    }
+    return NULL;
+}
+
+/* Is `prefix` a path-segment prefix of `path` (as <Location> matches)? */
+static int qsso_config_is_prefix(const char *prefix, const char *path)
+{
+    apr_size_t n = strlen(prefix);
+
+    if (strncmp(prefix, path, n))
+        return 0;
+    return n == 0 || prefix[n - 1] == '/' || path[n] == '\0'
+           || path[n] == '/';
+}
+
+/* Every module's config for `path`, merged the way a location walk would
+ * (non-regex <Location> sections whose path is a prefix, in order). */
+static ap_conf_vector_t *qsso_config_for_path(apr_pool_t *p, server_rec *s,
+                                              const char *path)
+{
+    core_server_config *sconf =
+        ap_get_core_module_config(s->module_config);
+    ap_conf_vector_t **secs = (ap_conf_vector_t **)sconf->sec_url->elts;
+    ap_conf_vector_t *v = s->lookup_defaults;
+    int i;
+
+    for (i = 0; i < sconf->sec_url->nelts; i++) {
+        core_dir_config *cd = ap_get_core_module_config(secs[i]);
+        if (cd->r == NULL && cd->d && qsso_config_is_prefix(cd->d, path))
+            v = ap_merge_per_dir_configs(p, v, secs[i]);
+    }
+    return v;
+}
+
+typedef struct {
+    apr_pool_t *p;
+    server_rec *s;
+    const char *where;      /* "<Location /x> at file:line in vhost:port" */
+    int errors;
+} qsso_check_t;
+
+static void qsso_config_complain(qsso_check_t *ck, const char *what)
+{
+    ap_log_error(APLOG_MARK, APLOG_CRIT, 0, ck->s,
+                 QSSO_LOGNO(1001) "AuthType qsso in %s: %s", ck->where, what);
+    ck->errors++;
+}
+
+/* The settings one protected section needs, with their merged values. */
+static void qsso_config_check_section(qsso_check_t *ck,
+                                      const qsso_dir_conf_t *c,
+                                      const qsso_srv_conf_t *sc)
+{
+    if (sc->store_url == NULL)
+        qsso_config_complain(ck, "QSSOStore is not set (server-wide, e.g. "
+                             "QSSOStore redis://127.0.0.1:6379/0)");
+    if (c->sp_entity_id == NULL)
+        qsso_config_complain(ck, "QSSOSPEntityID is not set");
+    if (c->idp == NULL)
+        qsso_config_complain(ck, "QSSOIdPMetadataFile is not set");
+    if (c->email_attr == NULL)
+        qsso_config_complain(ck, "QSSOEmailAttribute is not set (the SAML "
+                             "attribute Name that carries the email)");
+    if (qsso_conf_sign_request(c) && (c->sp_key == NULL || c->sp_cert == NULL))
+        qsso_config_complain(ck, "QSSOSignRequest On needs QSSOSPCertFile "
+                             "and QSSOSPPrivateKeyFile");
+    if (c->idp && qsso_conf_binding(c) == QSSO_BINDING_REDIRECT
+        && c->idp->sso_redirect_url == NULL)
+        qsso_config_complain(ck, apr_psprintf(ck->p, "the IdP metadata %s "
+                             "has no HTTP-Redirect SingleSignOnService; set "
+                             "QSSOSSOBinding post", c->idp->file));
+    if (c->idp && qsso_conf_binding(c) == QSSO_BINDING_POST
+        && c->idp->sso_post_url == NULL)
+        qsso_config_complain(ck, apr_psprintf(ck->p, "the IdP metadata %s "
+                             "has no HTTP-POST SingleSignOnService; set "
+                             "QSSOSSOBinding redirect", c->idp->file));
+    if (c->sp_key && c->sp_cert) {
+        const char *err = qsso_keys_check_pair(ck->p, c->sp_cert, c->sp_key);
+        if (err)
+            qsso_config_complain(ck, err);
+    }
+}
+
+/* The endpoint path must see the same SP settings as the protected
+ * section, or the IdP's POST to the ACS would find no configuration. */
+static void qsso_config_check_endpoint(qsso_check_t *ck,
+                                       const qsso_dir_conf_t *c)
+{
+    const char *acs = apr_pstrcat(ck->p, qsso_conf_endpoint_path(c), "/acs",
+                                  NULL);
+    ap_conf_vector_t *v = qsso_config_for_path(ck->p, ck->s, acs);
+    const qsso_dir_conf_t *e = ap_get_module_config(v, &qsso_module);
+
+    if (e->sp_entity_id == NULL || e->idp == NULL
+        || strcmp(e->sp_entity_id, c->sp_entity_id ? c->sp_entity_id : "")
+        || e->idp != c->idp)
+        qsso_config_complain(ck, apr_psprintf(ck->p, "the endpoint %s does "
+            "not see the same QSSOSPEntityID and QSSOIdPMetadataFile as this "
+            "section; set them at server or VirtualHost level, not only "
+            "inside the protected section", acs));
+}
+
+static void qsso_config_check_vector(qsso_check_t *ck, ap_conf_vector_t *v,
+                                     const char *kind, const char *path)
+{
+    APR_OPTIONAL_FN_TYPE(authn_ap_auth_type) *auth_type =
+        APR_RETRIEVE_OPTIONAL_FN(authn_ap_auth_type);
+    request_rec fake;
+    const char *type, *at;
+    const qsso_dir_conf_t *c;
+    const qsso_srv_conf_t *sc =
+        ap_get_module_config(ck->s->module_config, &qsso_module);
+
+    if (auth_type == NULL)
+        return;
+    memset(&fake, 0, sizeof(fake));
+    fake.pool = ck->p;
+    fake.server = ck->s;
+    fake.per_dir_config = v;
+    type = auth_type(&fake);
+    if (type == NULL || strcasecmp(type, "qsso"))
+        return;
+    c = ap_get_module_config(v, &qsso_module);
+    at = qsso_config_find_authtype(ck->p, ap_conftree, path);
+    ck->where = apr_psprintf(ck->p, "<%s %s>%s%s (server %s:%u)", kind,
+                             path ? path : "/", at ? " at " : "",
+                             at ? at : "", ck->s->server_hostname,
+                             (unsigned)ck->s->port);
+    qsso_config_check_section(ck, c, sc);
+    if (c->sp_entity_id && c->idp)
+        qsso_config_check_endpoint(ck, c);
+}
+
+int qsso_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
+{
+    qsso_check_t ck;
+
+    (void)pconf;
+    memset(&ck, 0, sizeof(ck));
+    ck.p = ptemp;
+    for (; s; s = s->next) {
+        core_server_config *sconf =
+            ap_get_core_module_config(s->module_config);
+        ap_conf_vector_t **secs = (ap_conf_vector_t **)sconf->sec_url->elts;
+        int i;
+
+        ck.s = s;
+        qsso_config_check_vector(&ck, s->lookup_defaults, "VirtualHost",
+                                 NULL);
+        for (i = 0; i < sconf->sec_url->nelts; i++) {
+            core_dir_config *cd = ap_get_core_module_config(secs[i]);
+            ap_conf_vector_t *v = cd->r ? ap_merge_per_dir_configs(
+                                              ptemp, s->lookup_defaults,
+                                              secs[i])
+                                        : qsso_config_for_path(ptemp, s,
+                                                               cd->d);
+            qsso_config_check_vector(&ck, v, "Location", cd->d);
+        }
+        secs = (ap_conf_vector_t **)sconf->sec_dir->elts;
+        for (i = 0; i < sconf->sec_dir->nelts; i++) {
+            core_dir_config *cd = ap_get_core_module_config(secs[i]);
+            qsso_config_check_vector(
+                &ck, ap_merge_per_dir_configs(ptemp, s->lookup_defaults,
+                                              secs[i]),
+                "Directory", cd->d);
+        }
+    }
+    return ck.errors ? !OK : OK;
+}

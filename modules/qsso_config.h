@@ -1,0 +1,40 @@
+/* Configuration: create/merge, directive setters, getters with defaults,
+ * and the cross-directive checks run at startup. */
+#ifndef QSSO_CONFIG_H
+#define QSSO_CONFIG_H
+
+#include "qsso.h"
+
+extern const command_rec qsso_config_cmds[];
+
+void *qsso_config_create_dir(apr_pool_t *p, char *dir);
+void *qsso_config_merge_dir(apr_pool_t *p, void *base, void *add);
+void *qsso_config_create_srv(apr_pool_t *p, server_rec *s);
+void *qsso_config_merge_srv(apr_pool_t *p, void *base, void *add);
+
+/* Startup checks across directives and sections. Logs one message per
+ * problem (naming section, directive and file) and returns !OK if any. */
+int qsso_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+
+/* Getters: the one place each default lives. */
+const char *qsso_conf_endpoint_path(const qsso_dir_conf_t *c);
+int qsso_conf_binding(const qsso_dir_conf_t *c);
+int qsso_conf_sign_request(const qsso_dir_conf_t *c);
+int qsso_conf_force_authn(const qsso_dir_conf_t *c);
+int qsso_conf_replay_prevention(const qsso_dir_conf_t *c);
+int qsso_conf_allow_idp_initiated(const qsso_dir_conf_t *c);
+const char *qsso_conf_default_relay_state(const qsso_dir_conf_t *c);
+int qsso_conf_clock_skew(const qsso_dir_conf_t *c);
+int qsso_conf_session_lifetime(const qsso_dir_conf_t *c);
+const char *qsso_conf_cookie_name(const qsso_dir_conf_t *c);
+int qsso_conf_cookie_secure(const qsso_dir_conf_t *c);
+const char *qsso_conf_cookie_samesite(const qsso_dir_conf_t *c);
+const char *qsso_conf_email_attr(const qsso_dir_conf_t *c);
+const char *qsso_conf_username_attr(const qsso_dir_conf_t *c);
+
+/* scheme://host[:port] as browsers see it: QSSOSPBaseURL, else ServerName. */
+const char *qsso_conf_base_url(const qsso_dir_conf_t *c, request_rec *r);
+/* base URL + endpoint path + "/acs" */
+const char *qsso_conf_acs_url(const qsso_dir_conf_t *c, request_rec *r);
+
+#endif

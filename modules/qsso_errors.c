@@ -1,0 +1,187 @@
+/*
+ * Every refusal a sysadmin may see: a stable code, its HTTP status, its log
+ * level and the fix. A refusal is logged here and nowhere else, so the
+ * code is its log tag. docs/errors.md has one section per code;
+ * t/check/check_errors.sh keeps the two in step.
+ */
+#include <stdarg.h>
+#include <httpd.h>
+#include <http_log.h>
+#include <http_core.h>
+#include <http_protocol.h>
+#include <apr_hash.h>
+#include <apr_strings.h>
+
+#include "qsso.h"
+#include "qsso_codec.h"
+#include "qsso_errors.h"
+
+APLOG_USE_MODULE(qsso);
+
+typedef struct {
+    int code;
+    int status;
+    int level;
+    const char *title;   /* shown to the user */
+    const char *fix;     /* logged for the sysadmin */
+} qsso_err_entry_t;
+
+static const qsso_err_entry_t qsso_err_table[] = {
+    {2001, 400, APLOG_WARNING, "The return address is not on this site",
+     "links to the login or logout endpoint must use a local path such as "
+     "return=/dashboard/"},
+    {2002, 401, APLOG_INFO, "Sign-in required",
+     "none: script and non-GET requests without a session get 401 so the "
+     "page can start a login itself"},
+    {2003, 500, APLOG_ERR, "The sign-in request could not be created",
+     "check QSSOSPPrivateKeyFile and the IdP SSO endpoints"},
+    {2101, 405, APLOG_WARNING, "The sign-in endpoint only accepts POST",
+     "configure the IdP to use the HTTP-POST binding for the ACS URL"},
+    {2102, 413, APLOG_WARNING, "The sign-in response is too large",
+     "the IdP sends more than 256 KiB; reduce the attributes it releases"},
+    {2103, 400, APLOG_WARNING, "The sign-in response is missing or damaged",
+     "the POST carried no base64 SAMLResponse; check the IdP's ACS binding"},
+    {2104, 403, APLOG_ERR, "The sign-in was meant for another service",
+     "set the Audience at the IdP to QSSOSPEntityID"},
+    {2105, 400, APLOG_WARNING, "The sign-in response is damaged",
+     "the SAMLResponse is not well-formed XML"},
+    {2106, 400, APLOG_WARNING, "The sign-in response is refused",
+     "a DOCTYPE is never sent by a real IdP; this was likely an attack"},
+    {2107, 400, APLOG_WARNING, "The sign-in response is damaged",
+     "the message is not a samlp:Response; check the IdP's ACS binding"},
+    {2108, 403, APLOG_WARNING, "The sign-in response is refused",
+     "two elements share an ID; this was likely a signature-wrapping attack"},
+    {2109, 403, APLOG_ERR, "The sign-in response is refused",
+     "the IdP must send exactly one unencrypted Assertion"},
+    {2110, 403, APLOG_ERR, "The sign-in response is not signed",
+     "make the IdP sign the Response or the Assertion"},
+    {2111, 403, APLOG_ERR, "The sign-in response signature is invalid",
+     "if the IdP rotated its certificate, update QSSOIdPMetadataFile"},
+    {2112, 403, APLOG_WARNING, "The sign-in response is refused",
+     "the signature does not cover its parent element; likely an attack"},
+    {2113, 403, APLOG_ERR, "The sign-in response uses a weak algorithm",
+     "configure the IdP to sign with RSA-SHA256 and digest with SHA-256"},
+    {2114, 403, APLOG_WARNING, "The identity provider refused the sign-in",
+     "see the IdP's status and log for this user"},
+    {2115, 403, APLOG_ERR, "The sign-in came from an unknown identity provider",
+     "QSSOIdPMetadataFile must describe the IdP that sends the responses"},
+    {2116, 403, APLOG_ERR, "The sign-in was sent to another address",
+     "set the ACS URL at the IdP to the one in the SP metadata, or set "
+     "QSSOSPBaseURL to the address browsers use"},
+    {2117, 403, APLOG_WARNING, "The sign-in took too long or was already used",
+     "the pending request expired (300 s) or was used; start again"},
+    {2118, 403, APLOG_WARNING, "Sign-in must start at this site",
+     "set QSSOAllowIdPInitiated On to accept IdP-initiated logins"},
+    {2119, 403, APLOG_ERR, "The sign-in is not valid yet",
+     "the clocks of IdP and this server differ; sync with NTP or raise "
+     "QSSOClockSkew"},
+    {2120, 403, APLOG_WARNING, "The sign-in has expired",
+     "the assertion is past NotOnOrAfter; check clocks (NTP) or retry"},
+    {2121, 403, APLOG_ERR, "The sign-in was sent to another address",
+     "the bearer SubjectConfirmation Recipient must be this ACS URL"},
+    {2122, 403, APLOG_WARNING, "The sign-in has expired",
+     "the SubjectConfirmationData is past NotOnOrAfter; check clocks"},
+    {2123, 403, APLOG_WARNING, "The sign-in response is refused",
+     "SubjectConfirmationData InResponseTo differs from the Response's"},
+    {2124, 403, APLOG_WARNING, "The sign-in was already used",
+     "an assertion is accepted once; the user should sign in again"},
+    {2125, 403, APLOG_WARNING, "The sign-in response is refused",
+     "RelayState does not belong to this request; the IdP must return it "
+     "unchanged"},
+    {2126, 403, APLOG_ERR, "The sign-in response is incomplete",
+     "the assertion needs an ID, Issuer, Subject and NameID"},
+    {3001, 503, APLOG_ERR, "Sign-in is temporarily unavailable",
+     "the session store (QSSOStore) is unreachable or failing; check Redis"},
+    {4001, 403, APLOG_ERR, "Your account is missing its email address",
+     "release the attribute named by QSSOEmailAttribute at the IdP"},
+    {4002, 403, APLOG_ERR, "Your account is missing its username",
+     "release the attribute named by QSSOUsernameAttribute at the IdP"},
+};
+
+static const qsso_err_entry_t *qsso_err_lookup(int code)
+{
+    apr_size_t i;
+
+    for (i = 0; i < sizeof(qsso_err_table) / sizeof(qsso_err_table[0]); i++)
+        if (qsso_err_table[i].code == code)
+            return &qsso_err_table[i];
+    return NULL;
+}
+
+int qsso_err_status(int code)
+{
+    const qsso_err_entry_t *e = qsso_err_lookup(code);
+
+    return e ? e->status : HTTP_INTERNAL_SERVER_ERROR;
+}
+
+int qsso_err_set(apr_pool_t *p, qsso_err_t *err, int code, const char *fmt,
+                 ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    err->detail = apr_pvsprintf(p, fmt, ap);
+    va_end(ap);
+    err->code = code;
+    err->status = qsso_err_status(code);
+    return code;
+}
+
+/* Short, unambiguous reference (no 0/O, 1/I) the user can read aloud. */
+static const char *qsso_err_make_ref(apr_pool_t *p)
+{
+    static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    unsigned char b[8];
+    char *ref = apr_palloc(p, sizeof(b) + 1);
+    apr_size_t i;
+
+    if (apr_generate_random_bytes(b, sizeof(b)) != APR_SUCCESS)
+        memset(b, 0, sizeof(b));
+    for (i = 0; i < sizeof(b); i++)
+        ref[i] = alphabet[b[i] % 32];
+    ref[sizeof(b)] = '\0';
+    return ref;
+}
+
+static int qsso_err_has_error_document(request_rec *r, int status)
+{
+    core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+    int idx = ap_index_of_response(status);
+
+    return cd->response_code_exprs
+           && apr_hash_get(cd->response_code_exprs, &idx, sizeof(idx));
+}
+
+int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp)
+{
+    const qsso_err_entry_t *e = qsso_err_lookup(err->code);
+    const char *ref = qsso_err_make_ref(r->pool);
+    const char *code = apr_psprintf(r->pool, "QSSO%04d", err->code);
+    int status = e ? e->status : HTTP_INTERNAL_SERVER_ERROR;
+    int level = e ? e->level : APLOG_ERR;
+    const char *title = e ? e->title : "Sign-in failed";
+
+    ap_log_rerror(APLOG_MARK, level, 0, r,
+                  "%s: login refused: %s; idp=%s user=%s uri=%s ref=%s; "
+                  "fix: %s", code, err->detail ? err->detail : "-",
+                  qsso_codec_log_escape(r->pool, idp, 200),
+                  qsso_codec_log_escape(r->pool, err->subject, 200),
+                  qsso_codec_log_escape(r->pool, r->uri, 200), ref,
+                  err->fix ? err->fix : (e ? e->fix : "-"));
+    apr_table_setn(r->subprocess_env, "QSSO_ERROR_CODE", code);
+    apr_table_setn(r->subprocess_env, "QSSO_ERROR_REF", ref);
+    apr_table_setn(r->notes, "qsso-error-code", code);
+
+    /* An ErrorDocument configured by the sysadmin wins over our page. */
+    if (!qsso_err_has_error_document(r, status)) {
+        ap_custom_response(r, status, apr_psprintf(r->pool,
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+            "<title>%s</title></head><body>\n<h1>%s</h1>\n"
+            "<p>If this keeps happening, tell your administrator the code "
+            "and reference below.</p>\n<p><code>%s</code>, reference "
+            "<code>%s</code></p>\n</body></html>\n",
+            title, title, code, ref));
+    }
+    return status;
+}

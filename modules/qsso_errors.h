@@ -1,0 +1,21 @@
+/* Refusal codes, the one log line per refusal, and the user's error page. */
+#ifndef QSSO_ERRORS_H
+#define QSSO_ERRORS_H
+
+#include "qsso.h"
+
+/* Fills err with code (its status and fix come from the code table) and a
+ * printf-style detail allocated from p. Returns the code, so logic can
+ * write `return qsso_err_set(...)`. */
+int qsso_err_set(apr_pool_t *p, qsso_err_t *err, int code, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
+
+/* HTTP status of a code; 500 for an unknown code. */
+int qsso_err_status(int code);
+
+/* Logs err once (level from the code table), sets QSSO_ERROR_CODE and
+ * QSSO_ERROR_REF in subprocess_env, installs the error page unless an
+ * ErrorDocument is configured, and returns the status to return. */
+int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp);
+
+#endif

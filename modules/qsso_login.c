@@ -1,0 +1,354 @@
+/*
+ * The SP endpoints and the start of a login. The return URL never travels
+ * to the IdP: RelayState is an opaque key, and the return path is kept in
+ * the pending record, so a forged RelayState cannot become an open
+ * redirect. Every redirect this file sends is a same-origin path.
+ */
+#include <string.h>
+#include <httpd.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <apr_strings.h>
+
+#include "qsso.h"
+#include "qsso_attrs.h"
+#include "qsso_codec.h"
+#include "qsso_config.h"
+#include "qsso_errors.h"
+#include "qsso_login.h"
+#include "qsso_metadata.h"
+#include "qsso_request.h"
+#include "qsso_response.h"
+#include "qsso_session.h"
+
+APLOG_USE_MODULE(qsso);
+
+#define QSSO_ACS_MAX_BODY (256 * 1024)
+
+/* Script requests cannot follow a redirect to the IdP (DESIGN "Flows"). */
+static int qsso_login_is_script(request_rec *r)
+{
+    const char *xrw = apr_table_get(r->headers_in, "X-Requested-With");
+    const char *mode = apr_table_get(r->headers_in, "Sec-Fetch-Mode");
+
+    if (r->method_number != M_GET)      /* HEAD is M_GET too */
+        return 1;
+    if (xrw && !strcasecmp(xrw, "XMLHttpRequest"))
+        return 1;
+    return mode && strcasecmp(mode, "navigate");
+}
+
+static void qsso_login_no_cache(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+}
+
+/* A same-origin path as a Location value: non-ASCII bytes encoded. */
+static const char *qsso_login_location(apr_pool_t *p, const char *path)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = apr_palloc(p, strlen(path) * 3 + 1), *o = out;
+
+    for (; *path; path++) {
+        unsigned char ch = (unsigned char)*path;
+        if (ch >= 0x80) {
+            *o++ = '%';
+            *o++ = hex[ch >> 4];
+            *o++ = hex[ch & 15];
+        }
+        else {
+            *o++ = (char)ch;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int qsso_login_redirect(request_rec *r, const char *path, int status)
+{
+    qsso_login_no_cache(r);
+    apr_table_setn(r->headers_out, "Location",
+                   qsso_login_location(r->pool, path));
+    return status;
+}
+
+int qsso_login_start(request_rec *r, const qsso_dir_conf_t *c,
+                     const char *return_to, int protect)
+{
+    qsso_request_input_t in;
+    qsso_request_t req;
+    qsso_err_t err;
+    int rc;
+
+    memset(&err, 0, sizeof(err));
+    if (protect && qsso_login_is_script(r)) {
+        qsso_err_set(r->pool, &err, 2002, "%s request without a session "
+                     "(script or non-GET); the page must start a login",
+                     r->method);
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    }
+    memset(&in, 0, sizeof(in));
+    in.id = qsso_request_new_id(r->pool);
+    in.relay_state = qsso_codec_random_hex(r->pool, 16);
+    if (in.id == NULL || in.relay_state == NULL) {
+        qsso_err_set(r->pool, &err, 2003, "no randomness for the request ID");
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    }
+    in.now = r->request_time;
+    in.binding = qsso_conf_binding(c);
+    in.sso_url = in.binding == QSSO_BINDING_POST ? c->idp->sso_post_url
+                                                 : c->idp->sso_redirect_url;
+    in.acs_url = qsso_conf_acs_url(c, r);
+    in.sp_entity_id = c->sp_entity_id;
+    in.force_authn = qsso_conf_force_authn(c);
+    in.key = qsso_conf_sign_request(c) ? c->sp_key : NULL;
+    if ((rc = qsso_session_save_pending(r, in.id, in.relay_state, return_to,
+                                        &err)) != QSSO_OK
+        || (rc = qsso_request_build(r->pool, &in, &req, &err)) != QSSO_OK)
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, QSSO_LOGNO(2004)
+                  "login started: request %s to %s, return to %s", in.id,
+                  in.sso_url, qsso_codec_log_escape(r->pool, return_to, 200));
+    qsso_login_no_cache(r);
+    if (in.binding == QSSO_BINDING_POST) {
+        ap_set_content_type(r, "text/html; charset=utf-8");
+        ap_rputs(req.post_form, r);
+        return DONE;
+    }
+    apr_table_setn(r->headers_out, "Location", req.redirect_url);
+    return HTTP_MOVED_TEMPORARILY;
+}
+
+/* Value of key in an application/x-www-form-urlencoded string; the first
+ * occurrence wins. NULL when absent or badly encoded. */
+static const char *qsso_login_form_value(apr_pool_t *p, const char *form,
+                                         const char *key)
+{
+    apr_size_t klen = strlen(key);
+    const char *s = form;
+
+    while (s && *s) {
+        const char *end = strchr(s, '&');
+        apr_size_t len = end ? (apr_size_t)(end - s) : strlen(s);
+        if (len > klen && !strncmp(s, key, klen) && s[klen] == '=')
+            return qsso_codec_url_decode(p, apr_pstrmemdup(p, s + klen + 1,
+                                                           len - klen - 1),
+                                         1);
+        if (len == klen && !strncmp(s, key, klen))
+            return "";
+        s = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+static int qsso_login_read_body(request_rec *r, char **body, qsso_err_t *err)
+{
+    char *buf = apr_palloc(r->pool, QSSO_ACS_MAX_BODY + 1);
+    apr_size_t got = 0;
+    long n;
+
+    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK)
+        return qsso_err_set(r->pool, err, 2103, "the request body could not "
+                            "be read");
+    if (r->remaining > QSSO_ACS_MAX_BODY)
+        return qsso_err_set(r->pool, err, 2102, "Content-Length %"
+                            APR_OFF_T_FMT " is over the %d byte cap",
+                            r->remaining, QSSO_ACS_MAX_BODY);
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, buf + got,
+                                        QSSO_ACS_MAX_BODY + 1 - got)) > 0) {
+            got += (apr_size_t)n;
+            if (got > QSSO_ACS_MAX_BODY)
+                return qsso_err_set(r->pool, err, 2102, "the body is over "
+                                    "the %d byte cap", QSSO_ACS_MAX_BODY);
+        }
+        if (n < 0)
+            return qsso_err_set(r->pool, err, 2103, "the request body could "
+                                "not be read");
+    }
+    buf[got] = '\0';
+    *body = buf;
+    return QSSO_OK;
+}
+
+/* SP-initiated: the pending request, bound to the RelayState we issued.
+ * IdP-initiated: allowed by config, landing on a local RelayState or the
+ * default. */
+static int qsso_login_resolve_return(request_rec *r, const qsso_dir_conf_t *c,
+                                     const qsso_assertion_t *a,
+                                     const char *relay,
+                                     const char **landing, qsso_err_t *err)
+{
+    const char *want_relay, *ret;
+    int rc;
+
+    if (a->in_response_to == NULL) {
+        if (!qsso_conf_allow_idp_initiated(c))
+            return qsso_err_set(r->pool, err, 2118, "unsolicited response "
+                                "(no InResponseTo) while "
+                                "QSSOAllowIdPInitiated is Off");
+        *landing = relay && qsso_session_is_local_path(relay)
+                       ? relay : qsso_conf_default_relay_state(c);
+        return QSSO_OK;
+    }
+    if ((rc = qsso_session_take_pending(r, a->in_response_to, &want_relay,
+                                        &ret, err)) != QSSO_OK)
+        return rc;
+    if (relay == NULL || strcmp(relay, want_relay))
+        return qsso_err_set(r->pool, err, 2125, "RelayState \"%s\" is not "
+                            "the one issued with request %s",
+                            qsso_codec_log_escape(r->pool, relay, 80),
+                            a->in_response_to);
+    *landing = qsso_session_is_local_path(ret)
+                   ? ret : qsso_conf_default_relay_state(c);
+    return QSSO_OK;
+}
+
+static int qsso_login_accept(request_rec *r, const qsso_dir_conf_t *c,
+                             const char *form, qsso_err_t *err,
+                             const char **landing)
+{
+    qsso_response_input_t in;
+    qsso_assertion_t a;
+    qsso_session_t s;
+    apr_time_t lifetime_end;
+    int rc;
+
+    memset(&in, 0, sizeof(in));
+    in.saml_response = qsso_login_form_value(r->pool, form, "SAMLResponse");
+    in.idp = c->idp;
+    in.sp_entity_id = c->sp_entity_id;
+    in.acs_url = qsso_conf_acs_url(c, r);
+    in.now = apr_time_now();
+    in.clock_skew = qsso_conf_clock_skew(c);
+    if ((rc = qsso_response_verify(r->pool, &in, &a, err)) != QSSO_OK
+        || (rc = qsso_login_resolve_return(
+                r, c, &a, qsso_login_form_value(r->pool, form, "RelayState"),
+                landing, err)) != QSSO_OK)
+        return rc;
+    if (qsso_conf_replay_prevention(c)
+        && (rc = qsso_session_check_replay(r, a.issuer, a.assertion_id,
+                                           a.not_on_or_after, err)))
+        return rc;
+    if ((rc = qsso_attrs_build_session(r->pool, c, &a, &s, err)) != QSSO_OK)
+        return rc;
+    err->subject = s.username;
+    lifetime_end = r->request_time
+                   + apr_time_from_sec(qsso_conf_session_lifetime(c));
+    s.expires = a.session_not_on_or_after
+                        && a.session_not_on_or_after < lifetime_end
+                    ? a.session_not_on_or_after : lifetime_end;
+    if ((rc = qsso_session_create(r, c, &s, err)) != QSSO_OK)
+        return rc;
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(2150)
+                  "login accepted: user=%s idp=%s assertion=%s session "
+                  "expires in %" APR_TIME_T_FMT " s",
+                  qsso_codec_log_escape(r->pool, s.username, 200),
+                  qsso_codec_log_escape(r->pool, s.idp, 200),
+                  qsso_codec_log_escape(r->pool, a.assertion_id, 80),
+                  apr_time_sec(s.expires - r->request_time));
+    return QSSO_OK;
+}
+
+int qsso_login_handle_acs(request_rec *r, const qsso_dir_conf_t *c)
+{
+    const char *ctype = apr_table_get(r->headers_in, "Content-Type");
+    const char *landing = NULL;
+    char *body = NULL;
+    qsso_err_t err;
+
+    memset(&err, 0, sizeof(err));
+    if (r->method_number != M_POST) {
+        apr_table_setn(r->err_headers_out, "Allow", "POST");
+        qsso_err_set(r->pool, &err, 2101, "%s to the ACS", r->method);
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    }
+    if (ctype == NULL
+        || strncasecmp(ctype, "application/x-www-form-urlencoded", 33)) {
+        qsso_err_set(r->pool, &err, 2103, "Content-Type \"%s\" is not a "
+                     "form post", qsso_codec_log_escape(r->pool, ctype, 80));
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    }
+    if (qsso_login_read_body(r, &body, &err) != QSSO_OK
+        || qsso_login_accept(r, c, body, &err, &landing) != QSSO_OK)
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    return qsso_login_redirect(r, landing, HTTP_SEE_OTHER);
+}
+
+int qsso_login_handle_metadata(request_rec *r, const qsso_dir_conf_t *c)
+{
+    qsso_sp_metadata_t sp;
+    char *xml;
+
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    sp.entity_id = c->sp_entity_id;
+    sp.acs_url = qsso_conf_acs_url(c, r);
+    sp.cert_b64 = c->sp_cert ? c->sp_cert->der_b64 : NULL;
+    sp.requests_signed = qsso_conf_sign_request(c);
+    xml = qsso_metadata_build_sp(r->pool, &sp);
+    ap_set_content_type(r, "application/samlmetadata+xml");
+    ap_set_content_length(r, (apr_off_t)strlen(xml));
+    if (!r->header_only)
+        ap_rputs(xml, r);
+    return OK;
+}
+
+/* The return target of login and logout: a local path, else NULL. */
+static const char *qsso_login_return_arg(request_rec *r, int *bad)
+{
+    const char *ret = r->args ? qsso_login_form_value(r->pool, r->args,
+                                                      "return")
+                              : NULL;
+
+    *bad = 0;
+    if (ret == NULL && r->args && strstr(r->args, "return="))
+        *bad = 1;       /* present but badly encoded */
+    if (ret && !qsso_session_is_local_path(ret)) {
+        *bad = 1;
+        return NULL;
+    }
+    return ret;
+}
+
+int qsso_login_handle_login(request_rec *r, const qsso_dir_conf_t *c)
+{
+    qsso_session_t *s = NULL;
+    qsso_err_t err;
+    int bad;
+    const char *ret = qsso_login_return_arg(r, &bad);
+
+    memset(&err, 0, sizeof(err));
+    if (r->method_number != M_GET)
+        return HTTP_METHOD_NOT_ALLOWED;
+    if (bad) {
+        qsso_err_set(r->pool, &err, 2001, "return target \"%s\" is not a "
+                     "same-origin path", qsso_codec_log_escape(
+                         r->pool, r->args, 200));
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    }
+    if (ret == NULL)
+        ret = qsso_conf_default_relay_state(c);
+    if (qsso_session_load(r, c, &s, &err) != QSSO_OK)
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    if (s)
+        return qsso_login_redirect(r, ret, HTTP_SEE_OTHER);
+    return qsso_login_start(r, c, ret, 0);
+}
+
+int qsso_login_handle_logout(request_rec *r, const qsso_dir_conf_t *c)
+{
+    qsso_err_t err;
+    int bad;
+    const char *ret = qsso_login_return_arg(r, &bad);
+
+    memset(&err, 0, sizeof(err));
+    if (r->method_number != M_GET && r->method_number != M_POST)
+        return HTTP_METHOD_NOT_ALLOWED;
+    if (qsso_session_destroy(r, c, &err) != QSSO_OK)
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(2151)
+                  "local session ended by logout");
+    return qsso_login_redirect(r, ret ? ret : "/", HTTP_SEE_OTHER);
+}

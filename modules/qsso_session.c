@@ -1,0 +1,338 @@
+/*
+ * Sessions live in the store under the SHA-256 of their cookie value (a
+ * leaked store dump holds no usable cookies), with the store's own expiry
+ * at the session's end. A protected request costs one store round trip,
+ * once per request however many subrequests it makes. Pending login
+ * requests and seen assertion IDs are store records too, so every front
+ * end sees them.
+ */
+#include <string.h>
+#include <httpd.h>
+#include <http_log.h>
+#include <http_config.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "qsso.h"
+#include "qsso_codec.h"
+#include "qsso_config.h"
+#include "qsso_errors.h"
+#include "qsso_session.h"
+#include "qsso_store.h"
+
+APLOG_USE_MODULE(qsso);
+
+#define QSSO_SESSION_ID_BYTES 32
+#define QSSO_SESSION_ID_LEN 43
+#define QSSO_PENDING_TTL 300
+#define QSSO_SESSION_FORMAT "qsso1"
+
+typedef struct {
+    int loaded;
+    qsso_session_t *session;
+    const char *id;
+} qsso_session_cache_t;
+
+const char *qsso_session_parse_cookie(apr_pool_t *p, const char *header,
+                                      const char *name)
+{
+    apr_size_t nlen = strlen(name);
+    const char *s = header;
+
+    while (s && *s) {
+        const char *end;
+        while (*s == ' ' || *s == '\t' || *s == ';')
+            s++;
+        end = strchr(s, ';');
+        if (!strncmp(s, name, nlen) && s[nlen] == '=') {
+            const char *v = s + nlen + 1;
+            apr_size_t vlen = end ? (apr_size_t)(end - v) : strlen(v);
+            apr_size_t i;
+            for (i = 0; i < vlen; i++)
+                if (!apr_isalnum(v[i]) && v[i] != '-' && v[i] != '_')
+                    break;
+            if (vlen == QSSO_SESSION_ID_LEN && i == vlen)
+                return apr_pstrmemdup(p, v, vlen);
+        }
+        s = end;
+    }
+    return NULL;
+}
+
+char *qsso_session_encode(apr_pool_t *p, const qsso_session_t *s)
+{
+    return apr_psprintf(p, QSSO_SESSION_FORMAT "\n%" APR_INT64_T_FMT
+                        "\n%s\n%s\n%s\n%s\n",
+                        (apr_int64_t)apr_time_sec(s->expires),
+                        qsso_codec_url_encode(p, s->username),
+                        qsso_codec_url_encode(p, s->email),
+                        qsso_codec_url_encode(p, s->name_id ? s->name_id : ""),
+                        qsso_codec_url_encode(p, s->idp ? s->idp : ""));
+}
+
+int qsso_session_decode(apr_pool_t *p, const char *data, qsso_session_t *out)
+{
+    char *copy = apr_pstrdup(p, data), *f[6];
+    int i;
+
+    /* six newline-terminated fields; empty fields are kept */
+    for (i = 0; i < 6; i++) {
+        char *nl = strchr(copy, '\n');
+        if (nl == NULL)
+            return -1;
+        *nl = '\0';
+        f[i] = copy;
+        copy = nl + 1;
+    }
+    if (strcmp(f[0], QSSO_SESSION_FORMAT) || *copy != '\0')
+        return -1;
+    memset(out, 0, sizeof(*out));
+    out->expires = apr_time_from_sec(apr_atoi64(f[1]));
+    out->username = qsso_codec_url_decode(p, f[2], 0);
+    out->email = qsso_codec_url_decode(p, f[3], 0);
+    out->name_id = qsso_codec_url_decode(p, f[4], 0);
+    out->idp = qsso_codec_url_decode(p, f[5], 0);
+    if (!out->username || !out->email || !out->name_id || !out->idp
+        || out->expires <= 0)
+        return -1;
+    return 0;
+}
+
+static qsso_session_cache_t *qsso_session_cache(request_rec *r)
+{
+    qsso_session_cache_t *sc;
+
+    while (r->main)
+        r = r->main;
+    while (r->prev)
+        r = r->prev;
+    sc = ap_get_module_config(r->request_config, &qsso_module);
+    if (sc == NULL) {
+        sc = apr_pcalloc(r->pool, sizeof(*sc));
+        ap_set_module_config(r->request_config, &qsso_module, sc);
+    }
+    return sc;
+}
+
+static const char *qsso_session_key(apr_pool_t *p, const char *id)
+{
+    return apr_pstrcat(p, "qsso:sess:",
+                       qsso_codec_sha256_hex(p, id, strlen(id)), NULL);
+}
+
+static int qsso_session_store_error(request_rec *r, const char *what,
+                                    const char *why, qsso_err_t *err)
+{
+    return qsso_err_set(r->pool, err, 3001, "%s: %s", what,
+                        why ? why : "no store (QSSOStore) in this process");
+}
+
+int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
+                      qsso_session_t **out, qsso_err_t *err)
+{
+    qsso_session_cache_t *sc = qsso_session_cache(r);
+    qsso_store_t *st = qsso_store_process();
+    const char *id, *why = NULL;
+    char *val;
+    apr_size_t len;
+    qsso_session_t *s;
+
+    *out = NULL;
+    if (sc->loaded) {
+        *out = sc->session;
+        return QSSO_OK;
+    }
+    id = qsso_session_parse_cookie(r->pool, apr_table_get(r->headers_in,
+                                                          "Cookie"),
+                                   qsso_conf_cookie_name(c));
+    if (id == NULL) {
+        sc->loaded = 1;
+        return QSSO_OK;
+    }
+    if (st == NULL)
+        return qsso_session_store_error(r, "loading the session", NULL, err);
+    switch (qsso_store_get(st, r->pool, qsso_session_key(r->pool, id), &val,
+                           &len, &why)) {
+    case QSSO_STORE_OK:
+        break;
+    case QSSO_STORE_NOTFOUND:
+        sc->loaded = 1;
+        return QSSO_OK;
+    default:
+        return qsso_session_store_error(r, "loading the session", why, err);
+    }
+    s = apr_pcalloc(r->pool, sizeof(*s));
+    if (qsso_session_decode(r->pool, val, s) != 0 || s->expires <= r->request_time) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, QSSO_LOGNO(3002)
+                      "session record damaged or expired; signing in again");
+        s = NULL;
+    }
+    sc->loaded = 1;
+    sc->session = s;
+    sc->id = s ? id : NULL;
+    *out = s;
+    return QSSO_OK;
+}
+
+qsso_session_t *qsso_session_current(request_rec *r)
+{
+    return qsso_session_cache(r)->session;
+}
+
+static const char *qsso_session_cookie(request_rec *r,
+                                       const qsso_dir_conf_t *c,
+                                       const char *value, int expire)
+{
+    return apr_pstrcat(r->pool, qsso_conf_cookie_name(c), "=", value,
+                       "; Path=/; HttpOnly",
+                       qsso_conf_cookie_secure(c) ? "; Secure" : "",
+                       "; SameSite=", qsso_conf_cookie_samesite(c),
+                       expire ? "; Max-Age=0" : "", NULL);
+}
+
+int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
+                        qsso_session_t *s, qsso_err_t *err)
+{
+    unsigned char raw[QSSO_SESSION_ID_BYTES];
+    const char *id, *rec, *why = NULL;
+    qsso_store_t *st = qsso_store_process();
+
+    if (st == NULL)
+        return qsso_session_store_error(r, "saving the session", NULL, err);
+    if (apr_generate_random_bytes(raw, sizeof(raw)) != APR_SUCCESS)
+        return qsso_session_store_error(r, "saving the session",
+                                        "no randomness for the session ID",
+                                        err);
+    id = qsso_codec_base64url_encode(r->pool, raw, sizeof(raw));
+    rec = qsso_session_encode(r->pool, s);
+    if (qsso_store_set(st, r->pool, qsso_session_key(r->pool, id), rec,
+                       strlen(rec), apr_time_sec(s->expires), &why)
+        != QSSO_STORE_OK)
+        return qsso_session_store_error(r, "saving the session", why, err);
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   qsso_session_cookie(r, c, id, 0));
+    return QSSO_OK;
+}
+
+int qsso_session_destroy(request_rec *r, const qsso_dir_conf_t *c,
+                         qsso_err_t *err)
+{
+    qsso_session_cache_t *sc = qsso_session_cache(r);
+    qsso_store_t *st = qsso_store_process();
+    const char *id = qsso_session_parse_cookie(
+        r->pool, apr_table_get(r->headers_in, "Cookie"),
+        qsso_conf_cookie_name(c));
+    const char *why = NULL;
+
+    if (id && st
+        && qsso_store_del(st, r->pool, qsso_session_key(r->pool, id), &why)
+               != QSSO_STORE_OK)
+        return qsso_session_store_error(r, "deleting the session", why, err);
+    if (id && st == NULL)
+        return qsso_session_store_error(r, "deleting the session", NULL, err);
+    sc->loaded = 1;
+    sc->session = NULL;
+    apr_table_addn(r->err_headers_out, "Set-Cookie",
+                   qsso_session_cookie(r, c, "", 1));
+    return QSSO_OK;
+}
+
+int qsso_session_save_pending(request_rec *r, const char *id,
+                              const char *relay, const char *return_to,
+                              qsso_err_t *err)
+{
+    qsso_store_t *st = qsso_store_process();
+    const char *rec = apr_pstrcat(r->pool, relay, "\n", return_to, NULL);
+    const char *why = NULL;
+
+    if (st == NULL
+        || qsso_store_set(st, r->pool, apr_pstrcat(r->pool, "qsso:req:", id,
+                                                   NULL),
+                          rec, strlen(rec),
+                          apr_time_sec(r->request_time) + QSSO_PENDING_TTL,
+                          &why) != QSSO_STORE_OK)
+        return qsso_session_store_error(r, "saving the pending login", why,
+                                        err);
+    return QSSO_OK;
+}
+
+int qsso_session_take_pending(request_rec *r, const char *id,
+                              const char **relay, const char **return_to,
+                              qsso_err_t *err)
+{
+    qsso_store_t *st = qsso_store_process();
+    const char *why = NULL;
+    char *val, *nl;
+    apr_size_t len;
+
+    if (st == NULL)
+        return qsso_session_store_error(r, "reading the pending login", NULL,
+                                        err);
+    /* IDs we issue are 33 characters; anything else cannot be ours. */
+    if (strlen(id) > 64)
+        return qsso_err_set(r->pool, err, 2117, "InResponseTo is not an ID "
+                            "this SP issued");
+    switch (qsso_store_take(st, r->pool, apr_pstrcat(r->pool, "qsso:req:",
+                                                     id, NULL),
+                            &val, &len, &why)) {
+    case QSSO_STORE_OK:
+        break;
+    case QSSO_STORE_NOTFOUND:
+        return qsso_err_set(r->pool, err, 2117, "InResponseTo \"%s\" matches "
+                            "no pending login (unknown, older than %d s, or "
+                            "already used)",
+                            qsso_codec_log_escape(r->pool, id, 64),
+                            QSSO_PENDING_TTL);
+    default:
+        return qsso_session_store_error(r, "reading the pending login", why,
+                                        err);
+    }
+    if ((nl = strchr(val, '\n')) == NULL)
+        return qsso_err_set(r->pool, err, 2117, "the pending login record is "
+                            "damaged");
+    *nl = '\0';
+    *relay = val;
+    *return_to = nl + 1;
+    return QSSO_OK;
+}
+
+int qsso_session_check_replay(request_rec *r, const char *idp,
+                              const char *assertion_id, apr_time_t expires,
+                              qsso_err_t *err)
+{
+    qsso_store_t *st = qsso_store_process();
+    const char *both = apr_pstrcat(r->pool, idp, "\n", assertion_id, NULL);
+    const char *key = apr_pstrcat(r->pool, "qsso:seen:",
+                                  qsso_codec_sha256_hex(r->pool, both,
+                                                        strlen(both)), NULL);
+    apr_int64_t until = apr_time_sec(expires);
+    const char *why = NULL;
+
+    if (st == NULL)
+        return qsso_session_store_error(r, "checking replay", NULL, err);
+    /* Keep the record at least a minute, even for a short assertion. */
+    if (until < apr_time_sec(r->request_time) + 60)
+        until = apr_time_sec(r->request_time) + 60;
+    switch (qsso_store_add(st, r->pool, key, "1", 1, until, &why)) {
+    case QSSO_STORE_OK:
+        return QSSO_OK;
+    case QSSO_STORE_EXISTS:
+        return qsso_err_set(r->pool, err, 2124, "assertion ID \"%s\" was "
+                            "already accepted once",
+                            qsso_codec_log_escape(r->pool, assertion_id, 80));
+    default:
+        return qsso_session_store_error(r, "checking replay", why, err);
+    }
+}
+
+int qsso_session_is_local_path(const char *target)
+{
+    const unsigned char *s = (const unsigned char *)target;
+
+    if (s == NULL || s[0] != '/' || s[1] == '/')
+        return 0;
+    for (; *s; s++)
+        if (*s <= 0x20 || *s == 0x7f || *s == '\\')
+            return 0;
+    return 1;
+}

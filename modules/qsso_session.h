@@ -1,0 +1,52 @@
+/* Session cookie and record; pending login requests; the replay cache. */
+#ifndef QSSO_SESSION_H
+#define QSSO_SESSION_H
+
+#include "qsso.h"
+
+/* The session ID in a Cookie header value, or NULL when there is none of
+ * the right shape (43 base64url characters, 256 bits). */
+const char *qsso_session_parse_cookie(apr_pool_t *p, const char *header,
+                                      const char *name);
+
+/* Serialises a session record, and back; decode returns -1 on damage. */
+char *qsso_session_encode(apr_pool_t *p, const qsso_session_t *s);
+int qsso_session_decode(apr_pool_t *p, const char *data,
+                        qsso_session_t *out);
+
+/* Loads the session of this request once (cached on the initial request,
+ * so subrequests and internal redirects reuse it). *out is NULL when
+ * there is no valid session. Returns QSSO_OK or 3001. */
+int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
+                      qsso_session_t **out, qsso_err_t *err);
+/* The session loaded for this request, or NULL. */
+qsso_session_t *qsso_session_current(request_rec *r);
+
+/* Stores s under a new random ID and sets the cookie. */
+int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
+                        qsso_session_t *s, qsso_err_t *err);
+/* Deletes this request's session, if any, and expires the cookie. */
+int qsso_session_destroy(request_rec *r, const qsso_dir_conf_t *c,
+                         qsso_err_t *err);
+
+/* Pending SP-initiated login, keyed by AuthnRequest ID, 300 s. */
+int qsso_session_save_pending(request_rec *r, const char *id,
+                              const char *relay, const char *return_to,
+                              qsso_err_t *err);
+/* Takes (reads and deletes atomically) a pending login: QSSO_OK, 2117 when
+ * unknown, expired or already used, 3001 when the store fails. */
+int qsso_session_take_pending(request_rec *r, const char *id,
+                              const char **relay, const char **return_to,
+                              qsso_err_t *err);
+
+/* Records an assertion ID until expires: QSSO_OK the first time, 2124 on
+ * a replay, 3001 when the store fails. */
+int qsso_session_check_replay(request_rec *r, const char *idp,
+                              const char *assertion_id, apr_time_t expires,
+                              qsso_err_t *err);
+
+/* Is target a same-origin path we may redirect to? (starts with one '/',
+ * no backslash, no control or space characters) */
+int qsso_session_is_local_path(const char *target);
+
+#endif

@@ -1,0 +1,59 @@
+/* The shared store: sessions, pending requests, the replay cache. */
+#ifndef QSSO_STORE_H
+#define QSSO_STORE_H
+
+#include "qsso.h"
+
+typedef struct {
+    const char *scheme;     /* "redis" */
+    const char *host;
+    int port;
+    const char *user;       /* NULL: no ACL user */
+    const char *pass;       /* NULL: no AUTH */
+    int db;
+} qsso_store_url_t;
+
+typedef enum {
+    QSSO_STORE_OK = 0,
+    QSSO_STORE_NOTFOUND,    /* get/take: no such key */
+    QSSO_STORE_EXISTS,      /* add: the key was already there */
+    QSSO_STORE_ERROR        /* unreachable or failing; *err says why */
+} qsso_store_rc_e;
+
+typedef struct qsso_store_t qsso_store_t;
+
+/* Parses redis://[user:pass@]host:port[/db]; NULL or what is wrong. */
+const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
+                                 qsso_store_url_t *out);
+
+/* Opens a store whose connections live as long as p (a child process
+ * pool); they are made lazily and shared safely between threads. */
+const char *qsso_store_open(apr_pool_t *p, const char *url, int max_conns,
+                            qsso_store_t **out);
+
+/* Value copied into p (NUL-terminated, length in *len). */
+qsso_store_rc_e qsso_store_get(qsso_store_t *st, apr_pool_t *p,
+                               const char *key, char **val, apr_size_t *len,
+                               const char **err);
+/* Get and delete in one atomic step: a value can be taken once. */
+qsso_store_rc_e qsso_store_take(qsso_store_t *st, apr_pool_t *p,
+                                const char *key, char **val, apr_size_t *len,
+                                const char **err);
+/* Stores val until the Unix time expires_at (seconds). */
+qsso_store_rc_e qsso_store_set(qsso_store_t *st, apr_pool_t *p,
+                               const char *key, const char *val,
+                               apr_size_t len, apr_int64_t expires_at,
+                               const char **err);
+/* Like set, but only when key does not exist: QSSO_STORE_EXISTS then. */
+qsso_store_rc_e qsso_store_add(qsso_store_t *st, apr_pool_t *p,
+                               const char *key, const char *val,
+                               apr_size_t len, apr_int64_t expires_at,
+                               const char **err);
+qsso_store_rc_e qsso_store_del(qsso_store_t *st, apr_pool_t *p,
+                               const char *key, const char **err);
+
+/* The store of this process, set in child_init; NULL when none. */
+qsso_store_t *qsso_store_process(void);
+void qsso_store_set_process(qsso_store_t *st);
+
+#endif

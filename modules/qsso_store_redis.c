@@ -1,0 +1,231 @@
+/*
+ * Redis backend. Each process keeps a pool (apr_reslist) of persistent
+ * hiredis connections, at most one per thread, made on first use with a
+ * connect timeout and a command timeout, so a dead Redis costs a request
+ * one timeout and never hangs a worker. A connection that saw an I/O error
+ * is destroyed and the command retried once on a fresh one, which is how
+ * the module recovers by itself after Redis restarts. Replies are copied
+ * into the caller's pool and freed before returning.
+ */
+#include <string.h>
+#include <hiredis.h>
+#include <apr_reslist.h>
+#include <apr_strings.h>
+
+#include "qsso_store_redis.h"
+
+#define QSSO_REDIS_CONNECT_MS 1000
+#define QSSO_REDIS_COMMAND_MS 1000
+
+typedef struct {
+    qsso_store_url_t url;
+    apr_reslist_t *conns;
+} qsso_store_redis_t;
+
+/* The reslist constructor cannot return a message; it leaves it here. */
+static __thread char qsso_store_redis_lasterr[256];
+
+static int qsso_store_redis_login(redisContext *c, const qsso_store_url_t *u)
+{
+    redisReply *rep = NULL;
+    int ok = 1;
+
+    if (u->pass) {
+        rep = u->user ? redisCommand(c, "AUTH %s %s", u->user, u->pass)
+                      : redisCommand(c, "AUTH %s", u->pass);
+        ok = rep && rep->type != REDIS_REPLY_ERROR;
+        if (!ok)
+            apr_snprintf(qsso_store_redis_lasterr,
+                         sizeof(qsso_store_redis_lasterr),
+                         "AUTH refused by Redis: %s",
+                         rep ? rep->str : c->errstr);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    if (ok && u->db) {
+        rep = redisCommand(c, "SELECT %d", u->db);
+        ok = rep && rep->type != REDIS_REPLY_ERROR;
+        if (!ok)
+            apr_snprintf(qsso_store_redis_lasterr,
+                         sizeof(qsso_store_redis_lasterr),
+                         "SELECT %d failed: %s", u->db,
+                         rep ? rep->str : c->errstr);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    return ok;
+}
+
+static apr_status_t qsso_store_redis_connect(void **res, void *param,
+                                             apr_pool_t *p)
+{
+    qsso_store_redis_t *rs = param;
+    struct timeval ct = {QSSO_REDIS_CONNECT_MS / 1000,
+                         (QSSO_REDIS_CONNECT_MS % 1000) * 1000};
+    struct timeval cmd = {QSSO_REDIS_COMMAND_MS / 1000,
+                          (QSSO_REDIS_COMMAND_MS % 1000) * 1000};
+    redisContext *c;
+
+    (void)p;
+    c = redisConnectWithTimeout(rs->url.host, rs->url.port, ct);
+    if (c == NULL || c->err) {
+        apr_snprintf(qsso_store_redis_lasterr,
+                     sizeof(qsso_store_redis_lasterr),
+                     "cannot connect to Redis at %s:%d: %s", rs->url.host,
+                     rs->url.port, c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return APR_EGENERAL;
+    }
+    redisSetTimeout(c, cmd);
+    if (!qsso_store_redis_login(c, &rs->url)) {
+        redisFree(c);
+        return APR_EGENERAL;
+    }
+    *res = c;
+    return APR_SUCCESS;
+}
+
+static apr_status_t qsso_store_redis_disconnect(void *res, void *param,
+                                                apr_pool_t *p)
+{
+    (void)param;
+    (void)p;
+    redisFree(res);
+    return APR_SUCCESS;
+}
+
+static const char *qsso_store_redis_open(apr_pool_t *p,
+                                         const qsso_store_url_t *u,
+                                         int max_conns, void **impl)
+{
+    qsso_store_redis_t *rs = apr_pcalloc(p, sizeof(*rs));
+    apr_status_t rv;
+
+    rs->url = *u;
+    rs->url.host = apr_pstrdup(p, u->host);
+    if (max_conns < 1)
+        max_conns = 1;
+    rv = apr_reslist_create(&rs->conns, 0, max_conns, max_conns, 0,
+                            qsso_store_redis_connect,
+                            qsso_store_redis_disconnect, rs, p);
+    if (rv != APR_SUCCESS)
+        return "cannot create the Redis connection pool";
+    /* A worker never waits more than 5 s for a free connection. */
+    apr_reslist_timeout_set(rs->conns, apr_time_from_sec(5));
+    *impl = rs;
+    return NULL;
+}
+
+/* Runs one command; retries once on a fresh connection after an I/O
+ * error. Returns NULL with *err set when Redis cannot be reached. */
+static redisReply *qsso_store_redis_run(qsso_store_redis_t *rs, apr_pool_t *p,
+                                        int argc, const char **argv,
+                                        const size_t *argvlen,
+                                        const char **err)
+{
+    int attempt;
+
+    for (attempt = 0; attempt < 2; attempt++) {
+        redisContext *c = NULL;
+        redisReply *rep;
+
+        qsso_store_redis_lasterr[0] = '\0';
+        if (apr_reslist_acquire(rs->conns, (void **)&c) != APR_SUCCESS) {
+            *err = apr_pstrdup(p, qsso_store_redis_lasterr[0]
+                                      ? qsso_store_redis_lasterr
+                                      : "no Redis connection available");
+            return NULL;
+        }
+        rep = redisCommandArgv(c, argc, argv, argvlen);
+        if (rep != NULL && c->err == 0) {
+            apr_reslist_release(rs->conns, c);
+            return rep;
+        }
+        *err = apr_psprintf(p, "Redis at %s:%d: %s", rs->url.host,
+                            rs->url.port, c->errstr[0] ? c->errstr
+                                                       : "I/O error");
+        if (rep)
+            freeReplyObject(rep);
+        apr_reslist_invalidate(rs->conns, c);
+    }
+    return NULL;
+}
+
+static qsso_store_rc_e qsso_store_redis_get(void *impl, apr_pool_t *p,
+                                            const char *key, int take,
+                                            char **val, apr_size_t *len,
+                                            const char **err)
+{
+    const char *argv[2] = {take ? "GETDEL" : "GET", key};
+    size_t argvlen[2] = {take ? 6 : 3, strlen(key)};
+    redisReply *rep = qsso_store_redis_run(impl, p, 2, argv, argvlen, err);
+    qsso_store_rc_e rc = QSSO_STORE_OK;
+
+    if (rep == NULL)
+        return QSSO_STORE_ERROR;
+    if (rep->type == REDIS_REPLY_NIL) {
+        rc = QSSO_STORE_NOTFOUND;
+    }
+    else if (rep->type == REDIS_REPLY_STRING) {
+        *val = apr_pstrmemdup(p, rep->str, rep->len);
+        *len = rep->len;
+    }
+    else {
+        *err = apr_psprintf(p, "%s answered %s", argv[0],
+                            rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                          : "an odd reply");
+        rc = QSSO_STORE_ERROR;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+static qsso_store_rc_e qsso_store_redis_set(void *impl, apr_pool_t *p,
+                                            const char *key, const char *val,
+                                            apr_size_t len,
+                                            apr_int64_t expires_at,
+                                            int only_new, const char **err)
+{
+    const char *at = apr_psprintf(p, "%" APR_INT64_T_FMT, expires_at);
+    const char *argv[6] = {"SET", key, val, "EXAT", at, "NX"};
+    size_t argvlen[6] = {3, strlen(key), len, 4, strlen(at), 2};
+    redisReply *rep = qsso_store_redis_run(impl, p, only_new ? 6 : 5, argv,
+                                           argvlen, err);
+    qsso_store_rc_e rc = QSSO_STORE_OK;
+
+    if (rep == NULL)
+        return QSSO_STORE_ERROR;
+    if (rep->type == REDIS_REPLY_NIL && only_new) {
+        rc = QSSO_STORE_EXISTS;
+    }
+    else if (rep->type == REDIS_REPLY_ERROR) {
+        *err = apr_psprintf(p, "SET answered %s", rep->str);
+        rc = QSSO_STORE_ERROR;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+static qsso_store_rc_e qsso_store_redis_del(void *impl, apr_pool_t *p,
+                                            const char *key, const char **err)
+{
+    const char *argv[2] = {"DEL", key};
+    size_t argvlen[2] = {3, strlen(key)};
+    redisReply *rep = qsso_store_redis_run(impl, p, 2, argv, argvlen, err);
+    qsso_store_rc_e rc = QSSO_STORE_OK;
+
+    if (rep == NULL)
+        return QSSO_STORE_ERROR;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        *err = apr_psprintf(p, "DEL answered %s", rep->str);
+        rc = QSSO_STORE_ERROR;
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+const qsso_store_backend_t qsso_store_redis_backend = {
+    "redis", qsso_store_redis_open, qsso_store_redis_get,
+    qsso_store_redis_set, qsso_store_redis_del
+};

@@ -1,0 +1,24 @@
+/* The Redis store backend (hiredis). */
+#ifndef QSSO_STORE_REDIS_H
+#define QSSO_STORE_REDIS_H
+
+#include "qsso_store.h"
+
+typedef struct {
+    const char *name;
+    const char *(*open)(apr_pool_t *p, const qsso_store_url_t *u,
+                        int max_conns, void **impl);
+    qsso_store_rc_e (*get)(void *impl, apr_pool_t *p, const char *key,
+                           int take, char **val, apr_size_t *len,
+                           const char **err);
+    qsso_store_rc_e (*set)(void *impl, apr_pool_t *p, const char *key,
+                           const char *val, apr_size_t len,
+                           apr_int64_t expires_at, int only_new,
+                           const char **err);
+    qsso_store_rc_e (*del)(void *impl, apr_pool_t *p, const char *key,
+                           const char **err);
+} qsso_store_backend_t;
+
+extern const qsso_store_backend_t qsso_store_redis_backend;
+
+#endif

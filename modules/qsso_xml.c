@@ -1,0 +1,155 @@
+/*
+ * Safe parsing of XML from IdPs and browsers. libxml2 is told not to touch
+ * the network, not to load or validate DTDs and not to substitute entities;
+ * a document that carries a DOCTYPE at all is refused, since no SAML
+ * message has one (XXE, billion laughs). Depth and size limits are
+ * libxml2's defaults (no XML_PARSE_HUGE).
+ */
+#include <limits.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <libxml/parser.h>
+#include <apr_strings.h>
+
+#include "qsso_xml.h"
+
+static apr_status_t qsso_xml_free_doc(void *doc)
+{
+    xmlFreeDoc(doc);
+    return APR_SUCCESS;
+}
+
+static void qsso_xml_silent(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
+qsso_xml_status_e qsso_xml_parse(apr_pool_t *p, const char *data,
+                                 apr_size_t len, xmlDocPtr *doc)
+{
+    xmlParserCtxtPtr ctxt;
+    xmlDocPtr d;
+
+    *doc = NULL;
+    if (len > INT_MAX)
+        return QSSO_XML_MALFORMED;
+    ctxt = xmlNewParserCtxt();
+    if (ctxt == NULL)
+        return QSSO_XML_MALFORMED;
+    /* Keep hostile input out of stderr (httpd's error log). */
+    ctxt->sax->error = qsso_xml_silent;
+    ctxt->sax->warning = qsso_xml_silent;
+    ctxt->vctxt.error = qsso_xml_silent;
+    ctxt->vctxt.warning = qsso_xml_silent;
+    d = xmlCtxtReadMemory(ctxt, data, (int)len, "saml.xml", NULL,
+                          XML_PARSE_NONET | XML_PARSE_NOERROR
+                              | XML_PARSE_NOWARNING);
+    if (d == NULL || !ctxt->wellFormed) {
+        xmlFreeParserCtxt(ctxt);
+        if (d)
+            xmlFreeDoc(d);
+        return QSSO_XML_MALFORMED;
+    }
+    xmlFreeParserCtxt(ctxt);
+    apr_pool_cleanup_register(p, d, qsso_xml_free_doc, apr_pool_cleanup_null);
+    if (d->intSubset || d->extSubset)
+        return QSSO_XML_DOCTYPE;
+    if (xmlDocGetRootElement(d) == NULL)
+        return QSSO_XML_MALFORMED;
+    *doc = d;
+    return QSSO_XML_OK;
+}
+
+int qsso_xml_is(const xmlNode *node, const char *ns, const char *name)
+{
+    return node && node->type == XML_ELEMENT_NODE && node->ns
+           && node->ns->href && !strcmp((const char *)node->ns->href, ns)
+           && !strcmp((const char *)node->name, name);
+}
+
+xmlNodePtr qsso_xml_child(const xmlNode *node, const char *ns,
+                          const char *name)
+{
+    xmlNodePtr c;
+
+    for (c = node ? node->children : NULL; c; c = c->next)
+        if (qsso_xml_is(c, ns, name))
+            return c;
+    return NULL;
+}
+
+int qsso_xml_count_children(const xmlNode *node, const char *ns,
+                            const char *name)
+{
+    xmlNodePtr c;
+    int n = 0;
+
+    for (c = node ? node->children : NULL; c; c = c->next)
+        if (qsso_xml_is(c, ns, name))
+            n++;
+    return n;
+}
+
+const char *qsso_xml_attr(apr_pool_t *p, const xmlNode *node,
+                          const char *name)
+{
+    xmlChar *v = xmlGetNoNsProp(node, (const xmlChar *)name);
+    char *copy;
+
+    if (v == NULL)
+        return NULL;
+    copy = apr_pstrdup(p, (const char *)v);
+    xmlFree(v);
+    return copy;
+}
+
+static void qsso_xml_collect(const xmlNode *node, struct iovec **vec,
+                             int *n, int *cap, apr_pool_t *p)
+{
+    const xmlNode *c;
+
+    for (c = node->children; c; c = c->next) {
+        if ((c->type == XML_TEXT_NODE || c->type == XML_CDATA_SECTION_NODE)
+            && c->content) {
+            if (*n == *cap) {
+                struct iovec *nv = apr_palloc(p, sizeof(**vec) * *cap * 2);
+                memcpy(nv, *vec, sizeof(**vec) * *cap);
+                *vec = nv;
+                *cap *= 2;
+            }
+            (*vec)[*n].iov_base = c->content;
+            (*vec)[*n].iov_len = strlen((const char *)c->content);
+            (*n)++;
+        }
+        else if (c->type == XML_ELEMENT_NODE) {
+            qsso_xml_collect(c, vec, n, cap, p);
+        }
+    }
+}
+
+const char *qsso_xml_text(apr_pool_t *p, const xmlNode *node)
+{
+    int n = 0, cap = 8;
+    struct iovec *vec = apr_palloc(p, sizeof(*vec) * cap);
+
+    if (node == NULL)
+        return NULL;
+    qsso_xml_collect(node, &vec, &n, &cap, p);
+    return apr_pstrcatv(p, vec, (apr_size_t)n, NULL);
+}
+
+const char *qsso_xml_trim(apr_pool_t *p, const char *s)
+{
+    const char *e;
+
+    if (s == NULL)
+        return NULL;
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'
+                     || e[-1] == '\n'))
+        e--;
+    return apr_pstrndup(p, s, (apr_size_t)(e - s));
+}
