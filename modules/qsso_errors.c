@@ -163,8 +163,9 @@ int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp)
     const char *title = e ? e->title : "Sign-in failed";
 
     ap_log_rerror(APLOG_MARK, level, 0, r,
-                  "%s: login refused: %s; idp=%s user=%s uri=%s ref=%s; "
-                  "fix: %s", code, err->detail ? err->detail : "-",
+                  "%s: %s refused: %s; idp=%s user=%s uri=%s ref=%s; "
+                  "fix: %s", code, err->code / 1000 == 3 ? "request" : "login",
+                  err->detail ? err->detail : "-",
                   qsso_codec_log_escape(r->pool, idp, 200),
                   qsso_codec_log_escape(r->pool, err->subject, 200),
                   qsso_codec_log_escape(r->pool, r->uri, 200), ref,
