@@ -25,8 +25,8 @@
 #include "modules/qsso_store.h"
 
 
-static int qsso_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                 apr_pool_t *ptemp, server_rec *s);
+static int qsso_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                  apr_pool_t *ptemp, server_rec *s);
 static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s);
 static int qsso_hook_post_read_request(request_rec *r);
 static int qsso_hook_access_ex(request_rec *r);
@@ -45,8 +45,9 @@ static const struct {
     {"logout", qsso_login_handle_logout},     /* end the local session */
 };
 
-static int qsso_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
-                                 apr_pool_t *ptemp, server_rec *s)
+/* Runs for `apachectl -t` too, so configtest reports what startup would. */
+static int qsso_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                  apr_pool_t *ptemp, server_rec *s)
 {
     (void)plog;
     return qsso_config_check(pconf, ptemp, s);
@@ -164,7 +165,7 @@ static int qsso_hook_handler(request_rec *r)
 static void qsso_register_hooks(apr_pool_t *p)
 {
     (void)p;
-    ap_hook_post_config(qsso_hook_post_config, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_check_config(qsso_hook_check_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_child_init(qsso_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(qsso_hook_post_read_request, NULL, NULL,
                               APR_HOOK_FIRST);

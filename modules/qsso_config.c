@@ -486,10 +486,12 @@ static const char *qsso_config_find_authtype(apr_pool_t *p,
                                              ap_directive_t *node,
                                              const char *path)
 {
+    const char *want = path ? apr_pstrcat(p, path, ">", NULL) : NULL;
+
     for (; node; node = node->next) {
         if (!strcasecmp(node->directive, "AuthType")
-            && !strcasecmp(node->args, "qsso") && node->parent
-            && path && !strncmp(node->parent->args, path, strlen(path)))
+            && !strcasecmp(node->args, "qsso") && node->parent && want
+            && !strcmp(node->parent->args, want))
             return apr_psprintf(p, "%s:%d", node->filename, node->line_num);
         if (node->first_child) {
             const char *w = qsso_config_find_authtype(p, node->first_child,
