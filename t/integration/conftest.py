@@ -1,0 +1,138 @@
+"""pytest fixtures: a real redis-server and real httpd processes per test
+module, and a check after every test that error_log holds no error or
+warning line the test did not expect."""
+import os
+import re
+import shutil
+import tempfile
+
+import pytest
+
+import harness
+
+RUNNING = []
+
+
+@pytest.fixture(scope="session")
+def workdir():
+    d = tempfile.mkdtemp(prefix="qsso-it-")
+    os.chmod(d, 0o755)      # httpd's workers (www-data) read from here
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def built_module():
+    if not os.path.exists(harness.MODULE):
+        pytest.fail("build the module first: make -f Makefile.apxs")
+    for tool in ("redis-server", harness.HTTPD, "/usr/bin/xmlsec1"):
+        if not shutil.which(tool):
+            pytest.fail("%s is missing: run tools/install-deps.sh" % tool)
+
+
+@pytest.fixture(scope="module")
+def redis(workdir):
+    r = harness.Redis(workdir).start()
+    yield r
+    r.stop()
+
+
+class Servers:
+    """Starts httpd instances and stops them at the end of the scope."""
+
+    def __init__(self, workdir, redis):
+        self.workdir = workdir
+        self.redis = redis
+        self.started = []
+
+    def start(self, **kw):
+        h = harness.Httpd(self.workdir, kw.pop("redis", self.redis), **kw)
+        h.start()
+        self.started.append(h)
+        RUNNING.append(h)
+        return h
+
+    def stop_all(self):
+        for h in self.started:
+            h.stop()
+            if h in RUNNING:
+                RUNNING.remove(h)
+
+
+@pytest.fixture(scope="module")
+def servers(workdir, redis):
+    s = Servers(workdir, redis)
+    yield s
+    s.stop_all()
+
+
+@pytest.fixture
+def fresh(workdir, redis):
+    """httpd instances that live for one test only."""
+    s = Servers(workdir, redis)
+    yield s
+    s.stop_all()
+
+
+@pytest.fixture(scope="module")
+def site(servers):
+    """The default site: redirect binding, unsigned requests, /dash/
+    protected."""
+    return servers.start()
+
+
+class LogWatch:
+    """What a test expects in error_log. Lines at [error] or [warn] level
+    that match no expectation fail the test."""
+
+    def __init__(self):
+        self.expected = []
+
+    def expect(self, pattern):
+        self.expected.append(re.compile(pattern))
+
+    def refused(self, httpd, code, ref=None):
+        """Asserts exactly one log line for refusal `code` (and ref)."""
+        self.expect("QSSO%d" % code)
+        lines = [l for l in httpd.log() if re.search(r"\] QSSO%d: " % code,
+                                                    l)]
+        assert len(lines) == 1, "want one QSSO%d line, got %r" % (
+            code, httpd.log()[-5:])
+        if ref:
+            assert "ref=%s" % ref in lines[0], lines[0]
+        return lines[0]
+
+
+@pytest.fixture(autouse=True)
+def log():
+    w = LogWatch()
+    for h in RUNNING:
+        h.mark()
+    yield w
+    bad = []
+    for h in list(RUNNING):
+        for line in h.log():
+            if not re.match(r"\[(emerg|alert|crit|error|warn)\]", line):
+                continue
+            if any(p.search(line) for p in w.expected):
+                continue
+            bad.append(line)
+    assert not bad, "unexpected error_log lines:\n" + "\n".join(bad)
+
+
+def assert_refusal(r, status, code):
+    assert r.status_code == status, (r.status_code, r.text[:400])
+    assert "QSSO%d" % code in r.text, r.text[:400]
+    ref = harness.ref_of(r.text)
+    assert ref, r.text[:400]
+    return ref
+
+
+@pytest.fixture
+def refusal(log):
+    """refusal(httpd, response, status, code): the page and the one log
+    line agree on code and reference."""
+    def check(httpd, r, status, code):
+        ref = assert_refusal(r, status, code)
+        return log.refused(httpd, code, ref)
+    return check

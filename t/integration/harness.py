@@ -1,0 +1,310 @@
+"""Real servers for the integration tests: a redis-server and an httpd with
+mod_qsso, each on a free loopback port, started from a generated config and
+stopped by PID; and a Browser that walks the SAML flow against them with a
+pysaml2 IdP (t/lib/samlidp.py)."""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+import requests
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, os.path.join(ROOT, "t", "lib"))
+import samlidp  # noqa: E402
+
+HTTPD = "/usr/sbin/apache2"
+MODDIR = "/usr/lib/apache2/modules"
+MODULE = os.path.join(ROOT, ".libs", "mod_qsso.so")
+IDP_ENTITY = "https://idp.example.com/saml"
+IDP_SSO = "https://idp.example.com/sso"
+IDP_SSO_POST = "https://idp.example.com/sso-post"
+# Attribute names as Entra ID sends them; pysaml2 passes unknown names as-is.
+EMAIL = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+UPN = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
+
+BASE_MODULES = ["mpm_event", "authn_core", "authz_core", "authz_user", "mime",
+                "env", "headers", "include", "setenvif", "dir", "alias",
+                "rewrite"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=10.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError("%s exited with %s" % (what, proc.returncode))
+        try:
+            with socket.create_connection(("127.0.0.1", port), 0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("%s did not listen on %d" % (what, port))
+
+
+def stop_pid(proc, timeout=10.0):
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+class Redis:
+    def __init__(self, workdir):
+        self.dir = tempfile.mkdtemp(prefix="redis-", dir=workdir)
+        self.port = free_port()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+             "--save", "", "--appendonly", "no", "--dir", self.dir,
+             "--logfile", os.path.join(self.dir, "redis.log")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc, "redis-server")
+        return self
+
+    def stop(self):
+        stop_pid(self.proc)
+
+    @property
+    def url(self):
+        return "redis://127.0.0.1:%d/0" % self.port
+
+    def cli(self, *args):
+        out = subprocess.run(["redis-cli", "-p", str(self.port)] + list(args),
+                             capture_output=True, text=True, check=True)
+        return out.stdout.strip()
+
+    def keys(self, pattern="*"):
+        out = self.cli("--raw", "KEYS", pattern)
+        return [k for k in out.splitlines() if k]
+
+
+SSI_PAGE = """<!--#set var="x" value="" -->REMOTE_USER=<!--#echo var="REMOTE_USER" -->
+QSSO_USERNAME=<!--#echo var="QSSO_USERNAME" -->
+QSSO_EMAIL=<!--#echo var="QSSO_EMAIL" -->
+QSSO_NAMEID=<!--#echo var="QSSO_NAMEID" -->
+QSSO_IDP=<!--#echo var="QSSO_IDP" -->
+QSSO_SESSION_EXPIRES=<!--#echo var="QSSO_SESSION_EXPIRES" -->
+AUTH_TYPE=<!--#echo var="AUTH_TYPE" -->
+HTTP_X_QSSO_EMAIL=<!--#echo var="HTTP_X_QSSO_EMAIL" -->
+"""
+
+
+class Httpd:
+    """One httpd with mod_qsso. `qsso` holds server-level QSSO directives
+    (a dict or a list of lines); `extra` is appended raw to the config."""
+
+    def __init__(self, workdir, redis, qsso=None, extra="", certs=("idp1",),
+                 port=None):
+        self.dir = tempfile.mkdtemp(prefix="httpd-", dir=workdir)
+        os.chmod(self.dir, 0o755)
+        self.port = port or free_port()
+        self.base = "http://127.0.0.1:%d" % self.port
+        self.redis = redis
+        self.proc = None
+        self.log_offset = 0
+        self.docroot = os.path.join(self.dir, "htdocs")
+        for d in ("dash", "public", "other"):
+            os.makedirs(os.path.join(self.docroot, d))
+            with open(os.path.join(self.docroot, d, "index.shtml"), "w") as f:
+                f.write(SSI_PAGE)
+        self.idp_metadata = os.path.join(self.dir, "idp-metadata.xml")
+        with open(self.idp_metadata, "w") as f:
+            f.write(samlidp.idp_metadata(IDP_ENTITY, IDP_SSO, certs,
+                                         IDP_SSO_POST))
+        self.sp_entity = self.base + "/qsso"
+        self.acs_url = self.base + "/qsso/acs"
+        sp_key, sp_crt = samlidp.key_path("sp")
+        d = {
+            "QSSOSPBaseURL": self.base,
+            "QSSOSPEntityID": self.sp_entity,
+            "QSSOSPCertFile": sp_crt,
+            "QSSOSPPrivateKeyFile": sp_key,
+            "QSSOIdPMetadataFile": self.idp_metadata,
+            "QSSOCookieSecure": "Off",
+            "QSSOEmailAttribute": EMAIL,
+        }
+        if isinstance(qsso, dict):
+            d.update(qsso)
+        self.qsso = d
+        self.extra = extra
+        self.conf = os.path.join(self.dir, "httpd.conf")
+        self.error_log = os.path.join(self.dir, "error.log")
+        self.write_conf()
+
+    def write_conf(self):
+        lines = ["ServerRoot %s" % self.dir, "ServerName 127.0.0.1",
+                 "Listen 127.0.0.1:%d" % self.port,
+                 "PidFile %s/httpd.pid" % self.dir,
+                 "DefaultRuntimeDir %s" % self.dir,
+                 "ErrorLog %s" % self.error_log,
+                 "LogLevel warn qsso:info",
+                 "ErrorLogFormat \"[%l] %M\"",
+                 "TypesConfig /etc/mime.types",
+                 "StartServers 1", "ServerLimit 2", "ThreadsPerChild 8",
+                 "MaxRequestWorkers 16", "ThreadLimit 8",
+                 "Timeout 10", "KeepAlive On"]
+        if os.getuid() == 0:
+            lines += ["User www-data", "Group www-data"]
+        for m in BASE_MODULES:
+            lines.append("LoadModule %s_module %s/mod_%s.so" % (m, MODDIR, m))
+        lines.append("LoadModule qsso_module %s" % MODULE)
+        lines += [
+            "QSSOStore %s" % self.redis.url,
+            'LogFormat "%h %r %>s" common',
+            "CustomLog %s/access.log common" % self.dir,
+            "DocumentRoot %s" % self.docroot,
+            "AddType text/html .shtml",
+            "AddOutputFilter INCLUDES .shtml",
+            "DirectoryIndex index.shtml",
+            "<Directory />", "    AllowOverride None", "</Directory>",
+            "<Directory %s>" % self.docroot,
+            "    Options +Includes", "    Require all granted",
+            "</Directory>",
+        ]
+        for k, v in self.qsso.items():
+            if v is None:
+                continue
+            for one in (v if isinstance(v, list) else [v]):
+                lines.append("%s %s" % (k, one))
+        lines += ["<Location /dash/>", "    AuthType qsso",
+                  "    Require valid-user", "</Location>"]
+        lines.append(self.extra)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(self.dir, 0o755)
+
+    def configtest(self):
+        r = subprocess.run([HTTPD, "-t", "-f", self.conf],
+                           capture_output=True, text=True)
+        return r.returncode, r.stdout + r.stderr
+
+    def start(self):
+        rc, out = self.configtest()
+        if rc != 0:
+            raise RuntimeError("configtest failed:\n" + out)
+        self.proc = subprocess.Popen(
+            [HTTPD, "-f", self.conf, "-DFOREGROUND"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.port, self.proc, "httpd")
+        return self
+
+    def stop(self):
+        stop_pid(self.proc)
+
+    def log(self):
+        """error_log lines written since the last mark()."""
+        try:
+            with open(self.error_log, encoding="utf-8",
+                      errors="replace") as f:
+                f.seek(self.log_offset)
+                return f.read().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def mark(self):
+        try:
+            self.log_offset = os.path.getsize(self.error_log)
+        except FileNotFoundError:
+            self.log_offset = 0
+
+    def url(self, path):
+        return self.base + path
+
+
+class Browser:
+    """A browser stand-in: keeps the session cookie by hand (the test site
+    is plain HTTP, and we want to see exactly what is sent) and follows
+    the SAML flow step by step."""
+
+    def __init__(self, httpd):
+        self.httpd = httpd
+        self.http = requests.Session()
+        self.cookie = None
+        self.idp = samlidp.IdP(IDP_ENTITY, IDP_SSO, httpd.sp_entity,
+                               httpd.acs_url)
+
+    def headers(self, extra=None):
+        h = {}
+        if self.cookie:
+            h["Cookie"] = "%s=%s" % self.cookie
+        if extra:
+            h.update(extra)
+        return h
+
+    def get(self, path, headers=None, **kw):
+        return self.http.get(self.httpd.url(path), headers=self.headers(
+            headers), allow_redirects=False, timeout=10, **kw)
+
+    def request(self, method, path, headers=None, **kw):
+        return self.http.request(method, self.httpd.url(path),
+                                 headers=self.headers(headers),
+                                 allow_redirects=False, timeout=10, **kw)
+
+    def start_login(self, path="/dash/"):
+        """GET a protected path; returns (AuthnRequest XML, RelayState,
+        the HTTP response)."""
+        r = self.get(path)
+        assert r.status_code == 302, (r.status_code, r.text[:300])
+        loc = r.headers["Location"]
+        assert loc.startswith(IDP_SSO + "?"), loc
+        xml, q = samlidp.decode_redirect(loc)
+        return xml, q.get("RelayState"), r
+
+    @staticmethod
+    def request_id(xml):
+        return re.search(r'\bID="([^"]+)"', xml).group(1)
+
+    def post_acs(self, saml_response, relay_state=None, raw=None):
+        """POST to the ACS; saml_response is XML (base64-encoded here) or
+        bytes already encoded when raw is set."""
+        data = {"SAMLResponse": raw if raw is not None
+                else samlidp.b64(saml_response)}
+        if relay_state is not None:
+            data["RelayState"] = relay_state
+        r = self.http.post(self.httpd.acs_url, data=data,
+                           allow_redirects=False, timeout=10)
+        self.take_cookie(r)
+        return r
+
+    def take_cookie(self, r):
+        sc = r.headers.get("Set-Cookie")
+        if sc:
+            name, _, rest = sc.partition("=")
+            value = rest.split(";", 1)[0]
+            self.cookie = (name, value) if value else None
+
+    def login(self, email="ana@example.org", attrs=None, path="/dash/",
+              **kw):
+        """A full SP-initiated login; returns the ACS response."""
+        xml, relay, _ = self.start_login(path)
+        resp = self.idp.response(attrs or {EMAIL: [email]}, email,
+                                 in_response_to=self.request_id(xml), **kw)
+        return self.post_acs(resp, relay)
+
+
+def env_of(text):
+    """The KEY=value lines of the SSI page as a dict."""
+    return dict(l.split("=", 1) for l in text.splitlines() if "=" in l)
+
+
+def ref_of(text):
+    m = re.search(r"reference ([A-Z0-9]+)", text)
+    return m.group(1) if m else None
