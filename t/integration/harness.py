@@ -160,6 +160,7 @@ class Httpd:
                  "TypesConfig /etc/mime.types",
                  "StartServers 1", "ServerLimit 2", "ThreadsPerChild 8",
                  "MaxRequestWorkers 16", "ThreadLimit 8",
+                 "MinSpareThreads 1", "MaxSpareThreads 16",
                  "Timeout 10", "KeepAlive On"]
         if os.getuid() == 0:
             lines += ["User www-data", "Group www-data"]
@@ -306,5 +307,5 @@ def env_of(text):
 
 
 def ref_of(text):
-    m = re.search(r"reference ([A-Z0-9]+)", text)
+    m = re.search(r"reference (?:<code>)?([A-Z0-9]+)", text)
     return m.group(1) if m else None
