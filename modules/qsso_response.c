@@ -75,10 +75,15 @@ static int qsso_response_in_list(const char *v, const char *const *list)
 
 int qsso_response_parse_time(const char *s, apr_time_t *out)
 {
+    /* sscanf alone would take " 5" or "-1" for a two-digit field */
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
     apr_time_exp_t t;
-    int y, mo, d, h, mi, sec, n = 0, off = 0;
+    int y, mo, d, h, mi, sec, n = 0, off = 0, i;
     apr_time_t r;
 
+    for (i = 0; s && shape[i]; i++)
+        if (shape[i] == 'd' ? !apr_isdigit(s[i]) : s[i] != shape[i])
+            return -1;
     if (s == NULL
         || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
                   &n) != 6
@@ -494,8 +499,11 @@ static int qsso_response_check_scd(qsso_response_ctx_t *c, xmlNodePtr scd,
                             c->in->clock_skew);
         return 2122;
     }
-    if (irt && (c->out->in_response_to == NULL
-                || strcmp(irt, c->out->in_response_to))) {
+    /* When only the Assertion is signed, the Response's InResponseTo is
+     * not covered: it counts only if the signed confirmation repeats it
+     * (else an unsolicited assertion could pose as an answer). */
+    if ((irt == NULL) != (c->out->in_response_to == NULL)
+        || (irt && strcmp(irt, c->out->in_response_to))) {
         *why = apr_psprintf(c->p, "SubjectConfirmationData InResponseTo "
                             "\"%s\" differs from the Response's \"%s\"",
                             QSSO_LOGV(irt), QSSO_LOGV(c->out->in_response_to));

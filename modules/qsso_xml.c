@@ -25,6 +25,19 @@ static void qsso_xml_silent(void *ctx, const char *msg, ...)
     (void)msg;
 }
 
+/* The parser stops at the first DOCTYPE, so an entity bomb or an external
+ * subset is never expanded and is reported as a DOCTYPE (2106), not as
+ * damaged XML. XML_ERR_USER_STOP is set only here. */
+static void qsso_xml_doctype(void *ctx, const xmlChar *name,
+                             const xmlChar *external_id,
+                             const xmlChar *system_id)
+{
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    xmlStopParser(ctx);
+}
+
 qsso_xml_status_e qsso_xml_parse(apr_pool_t *p, const char *data,
                                  apr_size_t len, xmlDocPtr *doc)
 {
@@ -42,9 +55,16 @@ qsso_xml_status_e qsso_xml_parse(apr_pool_t *p, const char *data,
     ctxt->sax->warning = qsso_xml_silent;
     ctxt->vctxt.error = qsso_xml_silent;
     ctxt->vctxt.warning = qsso_xml_silent;
+    ctxt->sax->internalSubset = qsso_xml_doctype;
     d = xmlCtxtReadMemory(ctxt, data, (int)len, "saml.xml", NULL,
                           XML_PARSE_NONET | XML_PARSE_NOERROR
                               | XML_PARSE_NOWARNING);
+    if (ctxt->errNo == XML_ERR_USER_STOP) {
+        xmlFreeParserCtxt(ctxt);
+        if (d)
+            xmlFreeDoc(d);
+        return QSSO_XML_DOCTYPE;
+    }
     if (d == NULL || !ctxt->wellFormed) {
         xmlFreeParserCtxt(ctxt);
         if (d)

@@ -22,6 +22,7 @@ import saml2.entity
 from lxml import etree
 
 import samlidp
+import harness
 from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of
 
 NS = samlidp.NS
@@ -313,8 +314,7 @@ def test_acs_reads_full_text_around_comment_inserted_after_signing(
         code = int(re.search(r"QSSO(\d{4})", r.text).group(1))
         assert r.status_code in (400, 403), r.status_code
         line = log.refused(site, code)
-        assert "ref=%s" % re.search(r"reference ([A-Z0-9]+)",
-                                    r.text).group(1) in line
+        assert "ref=%s" % harness.ref_of(r.text) in line
         assert "Set-Cookie" not in r.headers
         twin_accepted(site, email=full, signed=signed)
 
@@ -805,7 +805,7 @@ def test_acs_refuses_unsolicited_assertion_wrapped_as_answer_when_off(
     assert r.status_code == 403, (r.status_code, r.headers.get("Location"))
     code = int(re.search(r"QSSO(\d{4})", r.text).group(1))
     assert code in (2118, 2123), code
-    ref = re.search(r"reference ([A-Z0-9]+)", r.text).group(1)
+    ref = harness.ref_of(r.text)
     assert "ref=%s" % ref in log.refused(h, code)
     assert "Set-Cookie" not in r.headers
     twin_accepted(h, signed="assertion")
