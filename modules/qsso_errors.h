@@ -4,6 +4,18 @@
 
 #include "qsso.h"
 
+/* One row of the code table. */
+typedef struct {
+    int code;
+    int status;
+    int level;           /* APLOG_* of the refusal's log line */
+    const char *title;   /* shown to the user */
+    const char *fix;     /* logged for the sysadmin */
+} qsso_err_entry_t;
+
+/* The table row of code, or NULL for an unknown code. */
+const qsso_err_entry_t *qsso_err_lookup(int code);
+
 /* Fills err with code (its status and fix come from the code table) and a
  * printf-style detail allocated from p. Returns the code, so logic can
  * write `return qsso_err_set(...)`. */
@@ -15,7 +27,8 @@ int qsso_err_status(int code);
 
 /* Logs err once (level from the code table), sets QSSO_ERROR_CODE and
  * QSSO_ERROR_REF in subprocess_env, installs the error page unless an
- * ErrorDocument is configured, and returns the status to return. */
+ * ErrorDocument is configured, and returns the status to return.
+ * In qsso_refuse.c, the one part that needs httpd. */
 int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp);
 
 #endif

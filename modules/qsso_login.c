@@ -15,6 +15,7 @@
 #include "qsso_attrs.h"
 #include "qsso_codec.h"
 #include "qsso_config.h"
+#include "qsso_cookie.h"
 #include "qsso_errors.h"
 #include "qsso_login.h"
 #include "qsso_metadata.h"

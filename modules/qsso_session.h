@@ -1,18 +1,8 @@
-/* Session cookie and record; pending login requests; the replay cache. */
+/* Sessions in the store; pending login requests; the replay cache. */
 #ifndef QSSO_SESSION_H
 #define QSSO_SESSION_H
 
 #include "qsso.h"
-
-/* The session ID in a Cookie header value, or NULL when there is none of
- * the right shape (43 base64url characters, 256 bits). */
-const char *qsso_session_parse_cookie(apr_pool_t *p, const char *header,
-                                      const char *name);
-
-/* Serialises a session record, and back; decode returns -1 on damage. */
-char *qsso_session_encode(apr_pool_t *p, const qsso_session_t *s);
-int qsso_session_decode(apr_pool_t *p, const char *data,
-                        qsso_session_t *out);
 
 /* Loads the session of this request once (cached on the initial request,
  * so subrequests and internal redirects reuse it). *out is NULL when
@@ -44,9 +34,5 @@ int qsso_session_take_pending(request_rec *r, const char *id,
 int qsso_session_check_replay(request_rec *r, const char *idp,
                               const char *assertion_id, apr_time_t expires,
                               qsso_err_t *err);
-
-/* Is target a same-origin path we may redirect to? (starts with one '/',
- * no backslash, no control or space characters) */
-int qsso_session_is_local_path(const char *target);
 
 #endif
