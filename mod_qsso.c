@@ -18,6 +18,7 @@
 
 #include "modules/qsso.h"
 #include "modules/qsso_attrs.h"
+#include "modules/qsso_authz.h"
 #include "modules/qsso_config.h"
 #include "modules/qsso_errors.h"
 #include "modules/qsso_login.h"
@@ -33,6 +34,7 @@ static int qsso_hook_access_ex(request_rec *r);
 static int qsso_hook_check_authn(request_rec *r);
 static int qsso_hook_fixups(request_rec *r);
 static int qsso_hook_handler(request_rec *r);
+static void qsso_hook_insert_error_filter(request_rec *r);
 
 /* The endpoints under QSSOEndpointPath. */
 static const struct {
@@ -138,13 +140,15 @@ static int qsso_hook_check_authn(request_rec *r)
 
 static int qsso_hook_fixups(request_rec *r)
 {
+    const qsso_dir_conf_t *c = ap_get_module_config(r->per_dir_config,
+                                                    &qsso_module);
     qsso_session_t *s;
 
     if (r->user == NULL || r->ap_auth_type == NULL
         || strcmp(r->ap_auth_type, "qsso"))
         return DECLINED;
     if ((s = qsso_session_current(r)) != NULL)
-        qsso_attrs_export(r, s);
+        qsso_attrs_export(r, c, s);
     return DECLINED;
 }
 
@@ -162,9 +166,20 @@ static int qsso_hook_handler(request_rec *r)
     return DECLINED;
 }
 
+/* Runs before an error response is sent: a refused signed-in user gets
+ * 403 and the one log line saying which rule (RequireAny may still have
+ * granted the request after a rule failed, so it is not logged earlier). */
+static void qsso_hook_insert_error_filter(request_rec *r)
+{
+    qsso_authz_fix_status(r);
+    qsso_authz_log(r);
+}
+
 static void qsso_register_hooks(apr_pool_t *p)
 {
-    (void)p;
+    qsso_authz_register(p);
+    ap_hook_insert_error_filter(qsso_hook_insert_error_filter, NULL, NULL,
+                                APR_HOOK_MIDDLE);
     ap_hook_check_config(qsso_hook_check_config, NULL, NULL, APR_HOOK_LAST);
     ap_hook_child_init(qsso_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(qsso_hook_post_read_request, NULL, NULL,

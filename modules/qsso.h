@@ -82,7 +82,33 @@ typedef struct {
     const char *cookie_samesite;
     const char *email_attr;
     const char *username_attr;
+    const char *first_name_attr;
+    const char *last_name_attr;
+    const char *user_type_attr;
+    const char *division_attr;
+    const char *group_attr;
+    const char *unique_id_attr;
+    apr_array_header_t *dashboard_attrs;  /* of const char *: Names */
+    apr_array_header_t *user_type_map;    /* of qsso_pair_t */
+    apr_array_header_t *division_map;     /* of qsso_pair_t */
+    apr_array_header_t *group_map;        /* of qsso_pair_t */
+    int validate_user_type;
+    const char *default_user_type;
+    apr_array_header_t *email_domains;    /* of const char *; NULL = "*" */
+    int jit_provisioning;
+    const char *brand_id;                 /* username suffix after '#' */
+    int modify_existing_username;
+    int merge_existing_user;
+    int notify_user_creation;
+    int update_attributes;
+    int pass_headers;
 } qsso_dir_conf_t;
+
+/* One line of QSSOUserTypeMap, QSSODivisionMap or QSSOGroupMap. */
+typedef struct {
+    const char *idp;               /* the value as the IdP sends it */
+    const char *local;             /* what it becomes here */
+} qsso_pair_t;
 
 /* Server-wide configuration: the store is shared by every vhost. */
 typedef struct {
@@ -118,13 +144,26 @@ typedef struct {
     const char *subject;           /* user, when known */
 } qsso_err_t;
 
+/* A dashboard attribute: its Name and its values joined with "::". */
+typedef struct {
+    const char *name;
+    const char *value;
+} qsso_dash_attr_t;
+
 /* The signed-in user, as stored in the session record. */
 typedef struct {
-    const char *username;
+    const char *username;          /* local: with "#brand" when configured */
     const char *email;
     const char *name_id;
     const char *idp;
     apr_time_t expires;
+    const char *first_name;
+    const char *last_name;
+    const char *user_type;         /* mapped */
+    const char *division;          /* mapped; "" = none */
+    apr_array_header_t *groups;    /* of const char *, mapped */
+    const char *unique_id;         /* "" = none */
+    apr_array_header_t *dash;      /* of qsso_dash_attr_t */
 } qsso_session_t;
 
 #endif

@@ -13,74 +13,55 @@
 #include "qsso_codec.h"
 #include "qsso_config.h"
 #include "qsso_errors.h"
-#include "qsso_response.h"
+#include "qsso_policy.h"
 
 APLOG_USE_MODULE(qsso);
 
-/* The Names the IdP did send, for a log line that shows the mismatch. */
-static const char *qsso_attrs_sent_names(apr_pool_t *p,
-                                         const qsso_assertion_t *a)
+/* Sets one variable, and its X-QSSO- header when headers are passed. */
+static void qsso_attrs_set(request_rec *r, int headers, const char *env,
+                           const char *header, const char *value)
 {
-    const char *names = NULL;
-    int i;
-
-    for (i = 0; a->attrs && i < a->attrs->nelts; i++) {
-        const char *n = APR_ARRAY_IDX(a->attrs, i, qsso_attr_t).name;
-        n = apr_pstrcat(p, "\"", qsso_codec_log_escape(p, n, 120), "\"",
-                        NULL);
-        names = names ? apr_pstrcat(p, names, ", ", n, NULL) : n;
-    }
-    return names ? names : "none";
+    if (value == NULL)
+        value = "";
+    apr_table_set(r->subprocess_env, env, value);
+    if (headers && header)
+        apr_table_set(r->headers_in, header, value);
 }
 
-static const char *qsso_attrs_first(const qsso_assertion_t *a,
-                                    const char *name)
+void qsso_attrs_export(request_rec *r, const qsso_dir_conf_t *c,
+                       const qsso_session_t *s)
 {
-    const apr_array_header_t *v = qsso_response_attr_values(a, name);
+    int h = qsso_conf_pass_headers(c), i;
+    const char *groups = "";
 
-    if (v == NULL || v->nelts == 0
-        || *APR_ARRAY_IDX(v, 0, const char *) == '\0')
-        return NULL;
-    return APR_ARRAY_IDX(v, 0, const char *);
-}
-
-int qsso_attrs_build_session(apr_pool_t *p, const qsso_dir_conf_t *c,
-                             const qsso_assertion_t *a, qsso_session_t *s,
-                             qsso_err_t *err)
-{
-    const char *email_attr = qsso_conf_email_attr(c);
-    const char *user_attr = qsso_conf_username_attr(c);
-
-    memset(s, 0, sizeof(*s));
-    s->name_id = a->name_id;
-    s->idp = a->issuer;
-    s->email = qsso_attrs_first(a, email_attr);
-    if (s->email == NULL)
-        return qsso_err_set(p, err, 4001, "the assertion has no attribute "
-                            "\"%s\" (QSSOEmailAttribute); the IdP sent: %s",
-                            qsso_codec_log_escape(p, email_attr, 200),
-                            qsso_attrs_sent_names(p, a));
-    s->username = qsso_attrs_first(a, user_attr);
-    if (s->username == NULL)
-        return qsso_err_set(p, err, 4002, "the assertion has no attribute "
-                            "\"%s\" (QSSOUsernameAttribute); the IdP sent: "
-                            "%s", qsso_codec_log_escape(p, user_attr, 200),
-                            qsso_attrs_sent_names(p, a));
-    return QSSO_OK;
-}
-
-void qsso_attrs_export(request_rec *r, const qsso_session_t *s)
-{
-    apr_table_t *e = r->subprocess_env;
-
-    apr_table_set(e, "REMOTE_USER", s->username);
-    apr_table_set(e, "QSSO_USERNAME", s->username);
-    apr_table_set(e, "QSSO_EMAIL", s->email);
-    apr_table_set(e, "QSSO_NAMEID", s->name_id);
-    apr_table_set(e, "QSSO_IDP", s->idp);
-    apr_table_setn(e, "QSSO_SESSION_EXPIRES",
+    for (i = 0; s->groups && i < s->groups->nelts; i++)
+        groups = apr_pstrcat(r->pool, groups, i ? "::" : "",
+                             APR_ARRAY_IDX(s->groups, i, const char *),
+                             NULL);
+    apr_table_set(r->subprocess_env, "REMOTE_USER", s->username);
+    qsso_attrs_set(r, h, "QSSO_USERNAME", "X-QSSO-Username", s->username);
+    qsso_attrs_set(r, h, "QSSO_EMAIL", "X-QSSO-Email", s->email);
+    qsso_attrs_set(r, h, "QSSO_NAMEID", "X-QSSO-NameID", s->name_id);
+    qsso_attrs_set(r, h, "QSSO_IDP", "X-QSSO-IdP", s->idp);
+    qsso_attrs_set(r, h, "QSSO_SESSION_EXPIRES", "X-QSSO-Session-Expires",
                    apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                 (apr_int64_t)apr_time_sec(s->expires)));
+    qsso_attrs_set(r, h, "QSSO_FIRST_NAME", "X-QSSO-First-Name",
+                   s->first_name);
+    qsso_attrs_set(r, h, "QSSO_LAST_NAME", "X-QSSO-Last-Name", s->last_name);
+    qsso_attrs_set(r, h, "QSSO_USER_TYPE", "X-QSSO-User-Type", s->user_type);
+    qsso_attrs_set(r, h, "QSSO_DIVISION", "X-QSSO-Division", s->division);
+    qsso_attrs_set(r, h, "QSSO_GROUPS", "X-QSSO-Groups", groups);
+    qsso_attrs_set(r, h, "QSSO_UNIQUE_ID", "X-QSSO-Unique-ID", s->unique_id);
+    for (i = 0; s->dash && i < s->dash->nelts; i++) {
+        const qsso_dash_attr_t *d = &APR_ARRAY_IDX(s->dash, i,
+                                                   qsso_dash_attr_t);
+        const char *env = qsso_policy_env_name(r->pool, "QSSO_ATTR_",
+                                               d->name, '_');
+        const char *hdr = qsso_policy_env_name(r->pool, "X-QSSO-Attr-",
+                                               d->name, '-');
+        qsso_attrs_set(r, h, env, hdr, d->value);
+    }
 }
 
 static int qsso_attrs_is_ours(void *rec, const char *key, const char *value)

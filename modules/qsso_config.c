@@ -40,6 +40,13 @@ void *qsso_config_create_dir(apr_pool_t *p, char *dir)
     c->clock_skew = QSSO_UNSET;
     c->session_lifetime = QSSO_UNSET;
     c->cookie_secure = QSSO_UNSET;
+    c->validate_user_type = QSSO_UNSET;
+    c->jit_provisioning = QSSO_UNSET;
+    c->modify_existing_username = QSSO_UNSET;
+    c->merge_existing_user = QSSO_UNSET;
+    c->notify_user_creation = QSSO_UNSET;
+    c->update_attributes = QSSO_UNSET;
+    c->pass_headers = QSSO_UNSET;
     return c;
 }
 
@@ -73,6 +80,39 @@ void *qsso_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         QSSO_MERGE_PTR(add->cookie_samesite, base->cookie_samesite);
     n->email_attr = QSSO_MERGE_PTR(add->email_attr, base->email_attr);
     n->username_attr = QSSO_MERGE_PTR(add->username_attr, base->username_attr);
+    n->first_name_attr =
+        QSSO_MERGE_PTR(add->first_name_attr, base->first_name_attr);
+    n->last_name_attr =
+        QSSO_MERGE_PTR(add->last_name_attr, base->last_name_attr);
+    n->user_type_attr =
+        QSSO_MERGE_PTR(add->user_type_attr, base->user_type_attr);
+    n->division_attr = QSSO_MERGE_PTR(add->division_attr, base->division_attr);
+    n->group_attr = QSSO_MERGE_PTR(add->group_attr, base->group_attr);
+    n->unique_id_attr =
+        QSSO_MERGE_PTR(add->unique_id_attr, base->unique_id_attr);
+    /* Lists: an inner section that names any entry replaces the list. */
+    n->dashboard_attrs =
+        QSSO_MERGE_PTR(add->dashboard_attrs, base->dashboard_attrs);
+    n->user_type_map = QSSO_MERGE_PTR(add->user_type_map, base->user_type_map);
+    n->division_map = QSSO_MERGE_PTR(add->division_map, base->division_map);
+    n->group_map = QSSO_MERGE_PTR(add->group_map, base->group_map);
+    n->validate_user_type =
+        QSSO_MERGE(add->validate_user_type, base->validate_user_type);
+    n->default_user_type =
+        QSSO_MERGE_PTR(add->default_user_type, base->default_user_type);
+    n->email_domains = QSSO_MERGE_PTR(add->email_domains, base->email_domains);
+    n->jit_provisioning =
+        QSSO_MERGE(add->jit_provisioning, base->jit_provisioning);
+    n->brand_id = QSSO_MERGE_PTR(add->brand_id, base->brand_id);
+    n->modify_existing_username = QSSO_MERGE(add->modify_existing_username,
+                                             base->modify_existing_username);
+    n->merge_existing_user =
+        QSSO_MERGE(add->merge_existing_user, base->merge_existing_user);
+    n->notify_user_creation =
+        QSSO_MERGE(add->notify_user_creation, base->notify_user_creation);
+    n->update_attributes =
+        QSSO_MERGE(add->update_attributes, base->update_attributes);
+    n->pass_headers = QSSO_MERGE(add->pass_headers, base->pass_headers);
     return n;
 }
 
@@ -163,6 +203,57 @@ const char *qsso_conf_email_attr(const qsso_dir_conf_t *c)
 const char *qsso_conf_username_attr(const qsso_dir_conf_t *c)
 {
     return c->username_attr ? c->username_attr : c->email_attr;
+}
+
+/* First and last name fall back to the email attribute (DESIGN). */
+const char *qsso_conf_first_name_attr(const qsso_dir_conf_t *c)
+{
+    return c->first_name_attr ? c->first_name_attr : c->email_attr;
+}
+
+const char *qsso_conf_last_name_attr(const qsso_dir_conf_t *c)
+{
+    return c->last_name_attr ? c->last_name_attr : c->email_attr;
+}
+
+int qsso_conf_validate_user_type(const qsso_dir_conf_t *c)
+{
+    return c->validate_user_type == 1;
+}
+
+const char *qsso_conf_default_user_type(const qsso_dir_conf_t *c)
+{
+    return c->default_user_type ? c->default_user_type : "Standard";
+}
+
+int qsso_conf_jit_provisioning(const qsso_dir_conf_t *c)
+{
+    return c->jit_provisioning != 0;
+}
+
+int qsso_conf_modify_existing_username(const qsso_dir_conf_t *c)
+{
+    return c->modify_existing_username == 1;
+}
+
+int qsso_conf_merge_existing_user(const qsso_dir_conf_t *c)
+{
+    return c->merge_existing_user == 1;
+}
+
+int qsso_conf_notify_user_creation(const qsso_dir_conf_t *c)
+{
+    return c->notify_user_creation == 1;
+}
+
+int qsso_conf_update_attributes(const qsso_dir_conf_t *c)
+{
+    return c->update_attributes != 0;
+}
+
+int qsso_conf_pass_headers(const qsso_dir_conf_t *c)
+{
+    return c->pass_headers == 1;
 }
 
 const char *qsso_conf_base_url(const qsso_dir_conf_t *c, request_rec *r)
@@ -416,10 +507,113 @@ static const char *qsso_config_set_attr_name(cmd_parms *cmd, void *cv,
     return NULL;
 }
 
+/* QSSOUserTypeMap, QSSODivisionMap, QSSOGroupMap IDPVALUE LOCALVALUE */
+static const char *qsso_config_add_map(cmd_parms *cmd, void *cv,
+                                       const char *idp, const char *local)
+{
+    qsso_dir_conf_t *c = cv;
+    apr_array_header_t **slot =
+        (apr_array_header_t **)((char *)c + (apr_size_t)cmd->info);
+    qsso_pair_t *pair;
+    int i;
+
+    if (*idp == '\0' || *local == '\0' || strlen(idp) > 1000
+        || strlen(local) > 1000)
+        return apr_psprintf(cmd->pool, "%s: needs IDPVALUE LOCALVALUE, each "
+                            "1-1000 characters", cmd->cmd->name);
+    if (*slot == NULL)
+        *slot = apr_array_make(cmd->pool, 4, sizeof(qsso_pair_t));
+    for (i = 0; i < (*slot)->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(*slot, i, qsso_pair_t).idp, idp))
+            return apr_psprintf(cmd->pool, "%s: '%s' is already mapped to "
+                                "'%s' in this section", cmd->cmd->name, idp,
+                                APR_ARRAY_IDX(*slot, i, qsso_pair_t).local);
+    pair = apr_array_push(*slot);
+    pair->idp = apr_pstrdup(cmd->pool, idp);
+    pair->local = apr_pstrdup(cmd->pool, local);
+    return NULL;
+}
+
+/* A DNS name, or "*.name" for its subdomains, or "*" for any. */
+static int qsso_config_is_domain(const char *d)
+{
+    const char *s = d;
+
+    if (!strcmp(d, "*"))
+        return 1;
+    if (s[0] == '*' && s[1] == '.')
+        s += 2;
+    if (*s == '\0' || *s == '.' || *s == '-' || strlen(s) > 253)
+        return 0;
+    for (; *s; s++)
+        if (!apr_isalnum(*s) && *s != '-' && *s != '.')
+            return 0;
+    return d[strlen(d) - 1] != '.' && strstr(d, "..") == NULL;
+}
+
+static const char *qsso_config_set_domains(cmd_parms *cmd, void *cv,
+                                           const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+
+    if (!qsso_config_is_domain(arg))
+        return apr_psprintf(cmd->pool, "QSSOEmailDomains: '%s' is not a "
+                            "domain (example.org), a wildcard for its "
+                            "subdomains (*.example.org) or *", arg);
+    if (c->email_domains == NULL)
+        c->email_domains = apr_array_make(cmd->pool, 4, sizeof(char *));
+    APR_ARRAY_PUSH(c->email_domains, const char *) =
+        apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+static const char *qsso_config_add_dashboard(cmd_parms *cmd, void *cv,
+                                             const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+
+    if (*arg == '\0' || strlen(arg) > 1024)
+        return "QSSODashboardAttribute: needs the attribute Name exactly as "
+               "the IdP sends it (1-1024 characters)";
+    if (c->dashboard_attrs == NULL)
+        c->dashboard_attrs = apr_array_make(cmd->pool, 4, sizeof(char *));
+    APR_ARRAY_PUSH(c->dashboard_attrs, const char *) =
+        apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
+/* Local values (user type, brand ID) end up in usernames, env variables
+ * and headers: printable, no spaces or '#' where it would be ambiguous. */
+static const char *qsso_config_set_value(cmd_parms *cmd, void *cv,
+                                         const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    const char **slot = (const char **)((char *)c + (apr_size_t)cmd->info);
+    const char *s;
+
+    for (s = arg; *s; s++)
+        if (apr_iscntrl(*s) || *s == '#' || *s == ' ')
+            break;
+    if (*arg == '\0' || *s != '\0' || strlen(arg) > 200)
+        return apr_psprintf(cmd->pool, "%s: '%s' needs 1-200 printable "
+                            "characters without spaces or '#'",
+                            cmd->cmd->name, arg);
+    *slot = apr_pstrdup(cmd->pool, arg);
+    return NULL;
+}
+
 #define QSSO_DIR_FLAG(name, field, help)                                   \
     AP_INIT_FLAG(name, ap_set_flag_slot,                                   \
                  (void *)APR_OFFSETOF(qsso_dir_conf_t, field),             \
                  RSRC_CONF | ACCESS_CONF, help)
+#define QSSO_DIR_ATTR(name, field, help)                                   \
+    AP_INIT_TAKE1(name, qsso_config_set_attr_name,                         \
+                  (void *)APR_OFFSETOF(qsso_dir_conf_t, field),            \
+                  RSRC_CONF | ACCESS_CONF, help)
+#define QSSO_DIR_MAP(name, field, help)                                    \
+    AP_INIT_TAKE2(name, qsso_config_add_map,                               \
+                  (void *)APR_OFFSETOF(qsso_dir_conf_t, field),            \
+                  RSRC_CONF | ACCESS_CONF, help)
 #define QSSO_DIR_TAKE1(name, fn, help)                                     \
     AP_INIT_TAKE1(name, fn, NULL, RSRC_CONF | ACCESS_CONF, help)
 
@@ -476,6 +670,57 @@ const command_rec qsso_config_cmds[] = {
                   (void *)APR_OFFSETOF(qsso_dir_conf_t, username_attr),
                   RSRC_CONF | ACCESS_CONF,
                   "The SAML attribute that carries the username."),
+    QSSO_DIR_ATTR("QSSOFirstNameAttribute", first_name_attr,
+                  "The SAML attribute that carries the first name."),
+    QSSO_DIR_ATTR("QSSOLastNameAttribute", last_name_attr,
+                  "The SAML attribute that carries the last name."),
+    QSSO_DIR_ATTR("QSSOUserTypeAttribute", user_type_attr,
+                  "The SAML attribute that carries the user type."),
+    QSSO_DIR_ATTR("QSSODivisionAttribute", division_attr,
+                  "The SAML attribute that carries the division."),
+    QSSO_DIR_ATTR("QSSOGroupAttribute", group_attr,
+                  "The SAML attribute that carries the groups."),
+    QSSO_DIR_ATTR("QSSOUniqueIDAttribute", unique_id_attr,
+                  "The SAML attribute that carries a unique, immutable ID "
+                  "of the user."),
+    QSSO_DIR_MAP("QSSOUserTypeMap", user_type_map,
+                 "Maps a user type sent by the IdP to a local user type."),
+    QSSO_DIR_MAP("QSSODivisionMap", division_map,
+                 "Maps a division sent by the IdP to a local division."),
+    QSSO_DIR_MAP("QSSOGroupMap", group_map,
+                 "Maps a group sent by the IdP to a local group."),
+    QSSO_DIR_FLAG("QSSOValidateUserType", validate_user_type,
+                  "Refuse users whose user type has no mapping."),
+    AP_INIT_TAKE1("QSSODefaultUserType", qsso_config_set_value,
+                  (void *)APR_OFFSETOF(qsso_dir_conf_t, default_user_type),
+                  RSRC_CONF | ACCESS_CONF,
+                  "The user type of users whose user type has no mapping."),
+    AP_INIT_ITERATE("QSSOEmailDomains", qsso_config_set_domains, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "The email domains whose users may sign in."),
+    QSSO_DIR_FLAG("QSSOJITProvisioning", jit_provisioning,
+                  "Create unknown users at their first login."),
+    AP_INIT_TAKE1("QSSOBrandID", qsso_config_set_value,
+                  (void *)APR_OFFSETOF(qsso_dir_conf_t, brand_id),
+                  RSRC_CONF | ACCESS_CONF,
+                  "The suffix appended to usernames as #ID."),
+    QSSO_DIR_FLAG("QSSOModifyExistingUsername", modify_existing_username,
+                  "Rename a pre-existing user to username#ID at the first "
+                  "SSO login."),
+    QSSO_DIR_FLAG("QSSOMergeExistingUser", merge_existing_user,
+                  "Link the first SSO login to an existing user with the "
+                  "same email."),
+    QSSO_DIR_FLAG("QSSONotifyUserCreation", notify_user_creation,
+                  "Record an audit event and a log line when a login "
+                  "creates a user."),
+    QSSO_DIR_FLAG("QSSOUpdateAttributesOnLogin", update_attributes,
+                  "Refresh the stored user from the assertion at every "
+                  "login."),
+    AP_INIT_ITERATE("QSSODashboardAttribute", qsso_config_add_dashboard, NULL,
+                    RSRC_CONF | ACCESS_CONF,
+                    "An extra SAML attribute captured for dashboards."),
+    QSSO_DIR_FLAG("QSSOPassHeaders", pass_headers,
+                  "Also send the user's fields as X-QSSO-* request headers."),
     {NULL}
 };
 

@@ -31,6 +31,16 @@ int qsso_conf_cookie_secure(const qsso_dir_conf_t *c);
 const char *qsso_conf_cookie_samesite(const qsso_dir_conf_t *c);
 const char *qsso_conf_email_attr(const qsso_dir_conf_t *c);
 const char *qsso_conf_username_attr(const qsso_dir_conf_t *c);
+const char *qsso_conf_first_name_attr(const qsso_dir_conf_t *c);
+const char *qsso_conf_last_name_attr(const qsso_dir_conf_t *c);
+int qsso_conf_validate_user_type(const qsso_dir_conf_t *c);
+const char *qsso_conf_default_user_type(const qsso_dir_conf_t *c);
+int qsso_conf_jit_provisioning(const qsso_dir_conf_t *c);
+int qsso_conf_modify_existing_username(const qsso_dir_conf_t *c);
+int qsso_conf_merge_existing_user(const qsso_dir_conf_t *c);
+int qsso_conf_notify_user_creation(const qsso_dir_conf_t *c);
+int qsso_conf_update_attributes(const qsso_dir_conf_t *c);
+int qsso_conf_pass_headers(const qsso_dir_conf_t *c);
 
 /* scheme://host[:port] as browsers see it: QSSOSPBaseURL, else ServerName. */
 const char *qsso_conf_base_url(const qsso_dir_conf_t *c, request_rec *r);

@@ -12,7 +12,7 @@
 #include "qsso_codec.h"
 #include "qsso_cookie.h"
 
-#define QSSO_SESSION_FORMAT "qsso1"
+#define QSSO_SESSION_FORMAT "qsso2"
 
 const char *qsso_session_parse_cookie(apr_pool_t *p, const char *header,
                                       const char *name)
@@ -40,15 +40,96 @@ const char *qsso_session_parse_cookie(apr_pool_t *p, const char *header,
     return NULL;
 }
 
+static const char *qsso_session_enc(apr_pool_t *p, const char *v)
+{
+    return qsso_codec_url_encode(p, v ? v : "");
+}
+
+/* Groups: each one URL-encoded, joined with ','; dashboard attributes:
+ * name=value pairs, each side URL-encoded, joined with '&'. */
+static const char *qsso_session_enc_groups(apr_pool_t *p,
+                                           const apr_array_header_t *g)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; g && i < g->nelts; i++)
+        out = apr_pstrcat(p, out, i ? "," : "",
+                          qsso_session_enc(p, APR_ARRAY_IDX(g, i,
+                                                            const char *)),
+                          NULL);
+    return out;
+}
+
+static const char *qsso_session_enc_dash(apr_pool_t *p,
+                                         const apr_array_header_t *d)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; d && i < d->nelts; i++) {
+        const qsso_dash_attr_t *a = &APR_ARRAY_IDX(d, i, qsso_dash_attr_t);
+        out = apr_pstrcat(p, out, i ? "&" : "", qsso_session_enc(p, a->name),
+                          "=", qsso_session_enc(p, a->value), NULL);
+    }
+    return out;
+}
+
 char *qsso_session_encode(apr_pool_t *p, const qsso_session_t *s)
 {
-    return apr_psprintf(p, QSSO_SESSION_FORMAT "\n%" APR_INT64_T_FMT
-                        "\n%s\n%s\n%s\n%s\n",
-                        (apr_int64_t)apr_time_sec(s->expires),
-                        qsso_codec_url_encode(p, s->username),
-                        qsso_codec_url_encode(p, s->email),
-                        qsso_codec_url_encode(p, s->name_id ? s->name_id : ""),
-                        qsso_codec_url_encode(p, s->idp ? s->idp : ""));
+    return apr_pstrcat(
+        p, QSSO_SESSION_FORMAT "\n",
+        apr_psprintf(p, "%" APR_INT64_T_FMT,
+                     (apr_int64_t)apr_time_sec(s->expires)), "\n",
+        qsso_session_enc(p, s->username), "\n",
+        qsso_session_enc(p, s->email), "\n",
+        qsso_session_enc(p, s->name_id), "\n",
+        qsso_session_enc(p, s->idp), "\n",
+        qsso_session_enc(p, s->first_name), "\n",
+        qsso_session_enc(p, s->last_name), "\n",
+        qsso_session_enc(p, s->user_type), "\n",
+        qsso_session_enc(p, s->division), "\n",
+        qsso_session_enc(p, s->unique_id), "\n",
+        qsso_session_enc_groups(p, s->groups), "\n",
+        qsso_session_enc_dash(p, s->dash), "\n", NULL);
+}
+
+static int qsso_session_dec_groups(apr_pool_t *p, char *f,
+                                   apr_array_header_t **out)
+{
+    char *last, *item;
+
+    *out = apr_array_make(p, 4, sizeof(const char *));
+    for (item = apr_strtok(f, ",", &last); item;
+         item = apr_strtok(NULL, ",", &last)) {
+        const char *v = qsso_codec_url_decode(p, item, 0);
+        if (v == NULL)
+            return -1;
+        APR_ARRAY_PUSH(*out, const char *) = v;
+    }
+    return 0;
+}
+
+static int qsso_session_dec_dash(apr_pool_t *p, char *f,
+                                 apr_array_header_t **out)
+{
+    char *last, *item;
+
+    *out = apr_array_make(p, 4, sizeof(qsso_dash_attr_t));
+    for (item = apr_strtok(f, "&", &last); item;
+         item = apr_strtok(NULL, "&", &last)) {
+        char *eq = strchr(item, '=');
+        qsso_dash_attr_t *a;
+        if (eq == NULL)
+            return -1;
+        *eq = '\0';
+        a = apr_array_push(*out);
+        a->name = qsso_codec_url_decode(p, item, 0);
+        a->value = qsso_codec_url_decode(p, eq + 1, 0);
+        if (a->name == NULL || a->value == NULL)
+            return -1;
+    }
+    return 0;
 }
 
 /* Whole seconds since the epoch, above 0 and small enough for apr_time_t;
@@ -67,13 +148,18 @@ static int qsso_session_dec_expires(const char *f, apr_time_t *out)
     return 0;
 }
 
+#define QSSO_SESSION_FIELDS 13
+
 int qsso_session_decode(apr_pool_t *p, const char *data, qsso_session_t *out)
 {
-    char *copy = apr_pstrdup(p, data), *f[6];
-    int i;
+    char *copy = apr_pstrdup(p, data), *f[QSSO_SESSION_FIELDS];
+    const char **str[] = {&out->username, &out->email, &out->name_id,
+                          &out->idp, &out->first_name, &out->last_name,
+                          &out->user_type, &out->division, &out->unique_id};
+    apr_size_t i;
 
-    /* six newline-terminated fields; empty fields are kept */
-    for (i = 0; i < 6; i++) {
+    /* newline-terminated fields; empty fields are kept */
+    for (i = 0; i < QSSO_SESSION_FIELDS; i++) {
         char *nl = strchr(copy, '\n');
         if (nl == NULL)
             return -1;
@@ -86,12 +172,12 @@ int qsso_session_decode(apr_pool_t *p, const char *data, qsso_session_t *out)
     memset(out, 0, sizeof(*out));
     if (qsso_session_dec_expires(f[1], &out->expires) != 0)
         return -1;
-    out->username = qsso_codec_url_decode(p, f[2], 0);
-    out->email = qsso_codec_url_decode(p, f[3], 0);
-    out->name_id = qsso_codec_url_decode(p, f[4], 0);
-    out->idp = qsso_codec_url_decode(p, f[5], 0);
-    if (!out->username || !out->email || !out->name_id || !out->idp
-        || out->expires <= 0)
+    for (i = 0; i < sizeof(str) / sizeof(*str); i++)
+        if ((*str[i] = qsso_codec_url_decode(p, f[2 + i], 0)) == NULL)
+            return -1;
+    if (*out->username == '\0' || out->expires <= 0
+        || qsso_session_dec_groups(p, f[11], &out->groups)
+        || qsso_session_dec_dash(p, f[12], &out->dash))
         return -1;
     return 0;
 }

@@ -83,6 +83,26 @@ static const qsso_err_entry_t qsso_err_table[] = {
      "release the attribute named by QSSOEmailAttribute at the IdP"},
     {4002, 403, APLOG_ERR, "Your account is missing its username",
      "release the attribute named by QSSOUsernameAttribute at the IdP"},
+    {4004, 403, APLOG_WARNING, "Your user type is not allowed here",
+     "add a QSSOUserTypeMap line for this user type, or correct the user "
+     "type at the IdP"},
+    {4005, 403, APLOG_WARNING, "Your email domain is not allowed here",
+     "add the domain to QSSOEmailDomains if these users should sign in"},
+    {4006, 403, APLOG_ERR, "Your account has an attribute that is too long",
+     "the IdP sends a dashboard attribute over 1000 characters; shorten it "
+     "or release fewer values"},
+    {4007, 403, APLOG_ERR, "Your account is missing its unique ID",
+     "release the attribute named by QSSOUniqueIDAttribute at the IdP"},
+    {4008, 403, APLOG_WARNING, "Your account does not exist here yet",
+     "create the user (SCIM or qssoctl) or set QSSOJITProvisioning On"},
+    {4009, 403, APLOG_WARNING, "Your account is deactivated",
+     "account deactivated: ask your administrator to reactivate it"},
+    {4010, 403, APLOG_ERR, "Your account could not be matched safely",
+     "two user records could be this person; resolve them by hand "
+     "(qssoctl users show) before the next login"},
+    {5001, 403, APLOG_WARNING, "You do not have access to this page",
+     "the user does not meet the Require rule of this location; change the "
+     "user's attributes at the IdP or the rule"},
 };
 
 const qsso_err_entry_t *qsso_err_lookup(int code)

@@ -31,4 +31,15 @@ int qsso_err_status(int code);
  * In qsso_refuse.c, the one part that needs httpd. */
 int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp);
 
+/* The user's page for code with reference ref (and an extra paragraph of
+ * HTML, or NULL) unless an ErrorDocument is configured; sets
+ * QSSO_ERROR_CODE and QSSO_ERROR_REF. Logs nothing. */
+void qsso_refuse_page(request_rec *r, int code, const char *ref,
+                      const char *html);
+/* The same page, installed for another status than the code's. */
+void qsso_refuse_page_status(request_rec *r, int status, int code,
+                             const char *ref, const char *html);
+/* A new 8-character reference in p, also written in the log line. */
+const char *qsso_refuse_make_ref(apr_pool_t *p);
+
 #endif

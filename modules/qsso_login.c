@@ -19,9 +19,12 @@
 #include "qsso_errors.h"
 #include "qsso_login.h"
 #include "qsso_metadata.h"
+#include "qsso_policy.h"
 #include "qsso_request.h"
 #include "qsso_response.h"
 #include "qsso_session.h"
+#include "qsso_store.h"
+#include "qsso_users.h"
 
 APLOG_USE_MODULE(qsso);
 
@@ -206,6 +209,60 @@ static int qsso_login_resolve_return(request_rec *r, const qsso_dir_conf_t *c,
     return QSSO_OK;
 }
 
+/* The user directory's part of a login: find, migrate or create the
+ * user, refuse inactive ones; one log line for what changed. */
+static int qsso_login_provision(request_rec *r, const qsso_dir_conf_t *c,
+                                qsso_session_t *s, qsso_err_t *err)
+{
+    qsso_store_t *st = qsso_store_process();
+    qsso_users_result_t res;
+    const char *e = NULL;
+    int rc;
+
+    if (st == NULL)
+        return qsso_err_set(r->pool, err, 3001, "no store in this process "
+                            "(see the QSSO3003 line at startup)");
+    if ((rc = qsso_users_login(st, r->pool, c, s, r->request_time, &res,
+                               err)) != QSSO_OK)
+        return rc;
+    switch (res.outcome) {
+    case QSSO_USERS_CREATED:
+        if (!qsso_conf_notify_user_creation(c))
+            break;
+        if (qsso_users_event(st, r->pool, &e, "user.created", "user",
+                             s->username, "email", s->email, "idp", s->idp,
+                             "source", "jit", NULL) != QSSO_STORE_OK)
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, QSSO_LOGNO(4014)
+                          "cannot record the user.created event of %s: %s",
+                          qsso_codec_log_escape(r->pool, s->username, 200),
+                          e);
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, QSSO_LOGNO(4011)
+                      "user created at first login (JIT): user=%s email=%s "
+                      "type=%s idp=%s",
+                      qsso_codec_log_escape(r->pool, s->username, 200),
+                      qsso_codec_log_escape(r->pool, s->email, 200),
+                      qsso_codec_log_escape(r->pool, s->user_type, 200),
+                      qsso_codec_log_escape(r->pool, s->idp, 200));
+        break;
+    case QSSO_USERS_RENAMED:
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, QSSO_LOGNO(4012)
+                      "existing user %s renamed to %s at first SSO login "
+                      "(QSSOModifyExistingUsername)",
+                      qsso_codec_log_escape(r->pool, res.previous, 200),
+                      qsso_codec_log_escape(r->pool, s->username, 200));
+        break;
+    case QSSO_USERS_LINKED:
+        ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, QSSO_LOGNO(4013)
+                      "first SSO login linked to existing user %s (email "
+                      "%s)", qsso_codec_log_escape(r->pool, s->username, 200),
+                      qsso_codec_log_escape(r->pool, s->email, 200));
+        break;
+    default:
+        break;
+    }
+    return QSSO_OK;
+}
+
 static int qsso_login_accept(request_rec *r, const qsso_dir_conf_t *c,
                              const char *form, qsso_err_t *err,
                              const char **landing)
@@ -232,7 +289,9 @@ static int qsso_login_accept(request_rec *r, const qsso_dir_conf_t *c,
         && (rc = qsso_session_check_replay(r, a.issuer, a.assertion_id,
                                            a.not_on_or_after, err)))
         return rc;
-    if ((rc = qsso_attrs_build_session(r->pool, c, &a, &s, err)) != QSSO_OK)
+    if ((rc = qsso_policy_build_identity(r->pool, c, &a, &s, err))
+            != QSSO_OK
+        || (rc = qsso_login_provision(r, c, &s, err)) != QSSO_OK)
         return rc;
     err->subject = s.username;
     lifetime_end = r->request_time
@@ -261,7 +320,7 @@ int qsso_login_handle_acs(request_rec *r, const qsso_dir_conf_t *c)
 
     memset(&err, 0, sizeof(err));
     if (r->method_number != M_POST) {
-        apr_table_setn(r->err_headers_out, "Allow", "POST");
+        ap_allow_methods(r, 1, "POST", NULL);
         qsso_err_set(r->pool, &err, 2101, "%s to the ACS", r->method);
         return qsso_refuse(r, &err, c->idp->entity_id);
     }
@@ -282,6 +341,7 @@ int qsso_login_handle_metadata(request_rec *r, const qsso_dir_conf_t *c)
     qsso_sp_metadata_t sp;
     char *xml;
 
+    ap_allow_methods(r, 1, "GET", NULL);
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     sp.entity_id = c->sp_entity_id;
@@ -321,6 +381,7 @@ int qsso_login_handle_login(request_rec *r, const qsso_dir_conf_t *c)
     const char *ret = qsso_login_return_arg(r, &bad);
 
     memset(&err, 0, sizeof(err));
+    ap_allow_methods(r, 1, "GET", NULL);
     if (r->method_number != M_GET)
         return HTTP_METHOD_NOT_ALLOWED;
     if (bad) {
@@ -345,6 +406,7 @@ int qsso_login_handle_logout(request_rec *r, const qsso_dir_conf_t *c)
     const char *ret = qsso_login_return_arg(r, &bad);
 
     memset(&err, 0, sizeof(err));
+    ap_allow_methods(r, 1, "GET", "POST", NULL);
     if (r->method_number != M_GET && r->method_number != M_POST)
         return HTTP_METHOD_NOT_ALLOWED;
     if (qsso_session_destroy(r, c, &err) != QSSO_OK)

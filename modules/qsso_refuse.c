@@ -19,7 +19,7 @@
 APLOG_USE_MODULE(qsso);
 
 /* Short, unambiguous reference (no 0/O, 1/I) the user can read aloud. */
-static const char *qsso_refuse_make_ref(apr_pool_t *p)
+const char *qsso_refuse_make_ref(apr_pool_t *p)
 {
     static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     unsigned char b[8];
@@ -43,6 +43,37 @@ static int qsso_refuse_has_error_document(request_rec *r, int status)
            && apr_hash_get(cd->response_code_exprs, &idx, sizeof(idx));
 }
 
+void qsso_refuse_page(request_rec *r, int code, const char *ref,
+                      const char *html)
+{
+    const qsso_err_entry_t *e = qsso_err_lookup(code);
+
+    qsso_refuse_page_status(r, e ? e->status : HTTP_INTERNAL_SERVER_ERROR,
+                            code, ref, html);
+}
+
+void qsso_refuse_page_status(request_rec *r, int status, int code,
+                             const char *ref, const char *html)
+{
+    const qsso_err_entry_t *e = qsso_err_lookup(code);
+    const char *title = e ? e->title : "Sign-in failed";
+
+    apr_table_setn(r->subprocess_env, "QSSO_ERROR_CODE",
+                   apr_psprintf(r->pool, "QSSO%04d", code));
+    apr_table_setn(r->subprocess_env, "QSSO_ERROR_REF", ref);
+    /* An ErrorDocument configured by the sysadmin wins over our page. */
+    if (qsso_refuse_has_error_document(r, status))
+        return;
+    ap_custom_response(r, status, apr_psprintf(r->pool,
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+        "<title>%s</title></head><body>\n<h1>%s</h1>\n%s%s%s"
+        "<p>If this keeps happening, tell your administrator the code "
+        "and reference below.</p>\n<p><code>QSSO%04d</code>, reference "
+        "<code>%s</code></p>\n</body></html>\n",
+        title, title, html ? "<p>" : "", html ? html : "",
+        html ? "</p>\n" : "", code, ref));
+}
+
 int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp)
 {
     const qsso_err_entry_t *e = qsso_err_lookup(err->code);
@@ -50,7 +81,6 @@ int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp)
     const char *code = apr_psprintf(r->pool, "QSSO%04d", err->code);
     int status = e ? e->status : HTTP_INTERNAL_SERVER_ERROR;
     int level = e ? e->level : APLOG_ERR;
-    const char *title = e ? e->title : "Sign-in failed";
 
     ap_log_rerror(APLOG_MARK, level, 0, r,
                   "%s: %s refused: %s; idp=%s user=%s uri=%s ref=%s; "
@@ -60,19 +90,7 @@ int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp)
                   qsso_codec_log_escape(r->pool, err->subject, 200),
                   qsso_codec_log_escape(r->pool, r->uri, 200), ref,
                   err->fix ? err->fix : (e ? e->fix : "-"));
-    apr_table_setn(r->subprocess_env, "QSSO_ERROR_CODE", code);
-    apr_table_setn(r->subprocess_env, "QSSO_ERROR_REF", ref);
     apr_table_setn(r->notes, "qsso-error-code", code);
-
-    /* An ErrorDocument configured by the sysadmin wins over our page. */
-    if (!qsso_refuse_has_error_document(r, status)) {
-        ap_custom_response(r, status, apr_psprintf(r->pool,
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-            "<title>%s</title></head><body>\n<h1>%s</h1>\n"
-            "<p>If this keeps happening, tell your administrator the code "
-            "and reference below.</p>\n<p><code>%s</code>, reference "
-            "<code>%s</code></p>\n</body></html>\n",
-            title, title, code, ref));
-    }
+    qsso_refuse_page(r, err->code, ref, NULL);
     return status;
 }

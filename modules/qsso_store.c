@@ -3,6 +3,7 @@
  * times; a backend (only Redis for now) implements them. Values are
  * binary-safe. The store of a process is opened in child_init.
  */
+#include <stdarg.h>
 #include <string.h>
 #include <apr_strings.h>
 
@@ -122,4 +123,38 @@ qsso_store_rc_e qsso_store_del(qsso_store_t *st, apr_pool_t *p,
                                const char *key, const char **err)
 {
     return st->backend->del(st->impl, p, key, err);
+}
+
+qsso_store_rc_e qsso_store_command(qsso_store_t *st, apr_pool_t *p, int argc,
+                                   const char **argv,
+                                   const apr_size_t *argvlen,
+                                   qsso_store_reply_t **reply,
+                                   const char **err)
+{
+    if (st->backend->command == NULL) {
+        *err = apr_psprintf(p, "the %s store has no user directory; set "
+                            "QSSOStore redis://...", st->backend->name);
+        return QSSO_STORE_ERROR;
+    }
+    return st->backend->command(st->impl, p, argc, argv, argvlen, reply,
+                                err);
+}
+
+qsso_store_rc_e qsso_store_commandv(qsso_store_t *st, apr_pool_t *p,
+                                    qsso_store_reply_t **reply,
+                                    const char **err, ...)
+{
+    apr_array_header_t *args = apr_array_make(p, 8, sizeof(const char *));
+    apr_array_header_t *lens = apr_array_make(p, 8, sizeof(apr_size_t));
+    const char *a;
+    va_list ap;
+
+    va_start(ap, err);
+    while ((a = va_arg(ap, const char *)) != NULL) {
+        APR_ARRAY_PUSH(args, const char *) = a;
+        APR_ARRAY_PUSH(lens, apr_size_t) = strlen(a);
+    }
+    va_end(ap);
+    return qsso_store_command(st, p, args->nelts, (const char **)args->elts,
+                              (const apr_size_t *)lens->elts, reply, err);
 }

@@ -22,6 +22,23 @@ typedef enum {
 
 typedef struct qsso_store_t qsso_store_t;
 
+/* A command's reply, copied out of the backend into a pool. */
+typedef enum {
+    QSSO_REPLY_NIL = 0,
+    QSSO_REPLY_STRING,      /* also status replies such as OK */
+    QSSO_REPLY_INTEGER,
+    QSSO_REPLY_ARRAY
+} qsso_store_reply_e;
+
+typedef struct qsso_store_reply_t qsso_store_reply_t;
+struct qsso_store_reply_t {
+    qsso_store_reply_e type;
+    const char *str;        /* STRING: NUL-terminated, len bytes */
+    apr_size_t len;
+    apr_int64_t integer;    /* INTEGER */
+    apr_array_header_t *elements;   /* ARRAY: of qsso_store_reply_t * */
+};
+
 /* Parses redis://[user:pass@]host:port[/db]; NULL or what is wrong. */
 const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
                                  qsso_store_url_t *out);
@@ -51,6 +68,20 @@ qsso_store_rc_e qsso_store_add(qsso_store_t *st, apr_pool_t *p,
                                const char **err);
 qsso_store_rc_e qsso_store_del(qsso_store_t *st, apr_pool_t *p,
                                const char *key, const char **err);
+
+/* Runs one command of the backend's own language (Redis) with binary-safe
+ * arguments; the reply lives in p. An error reply is QSSO_STORE_ERROR with
+ * *err saying what it was. Only the user directory, SCIM and qssoctl use
+ * it: they need Redis. */
+qsso_store_rc_e qsso_store_command(qsso_store_t *st, apr_pool_t *p, int argc,
+                                   const char **argv,
+                                   const apr_size_t *argvlen,
+                                   qsso_store_reply_t **reply,
+                                   const char **err);
+/* Like qsso_store_command with NUL-terminated arguments, NULL-terminated. */
+qsso_store_rc_e qsso_store_commandv(qsso_store_t *st, apr_pool_t *p,
+                                    qsso_store_reply_t **reply,
+                                    const char **err, ...);
 
 /* The store of this process, set in child_init; NULL when none. */
 qsso_store_t *qsso_store_process(void);

@@ -190,8 +190,17 @@ static qsso_store_rc_e qsso_store_redis_set(void *impl, apr_pool_t *p,
     const char *at = apr_psprintf(p, "%" APR_INT64_T_FMT, expires_at);
     const char *argv[6] = {"SET", key, val, "EXAT", at, "NX"};
     size_t argvlen[6] = {3, strlen(key), len, 4, strlen(at), 2};
-    redisReply *rep = qsso_store_redis_run(impl, p, only_new ? 6 : 5, argv,
-                                           argvlen, err);
+    int argc = 3;
+    redisReply *rep;
+
+    /* expires_at 0: a record that stays (a user), no EXAT. */
+    if (expires_at > 0)
+        argc = 5;
+    if (only_new) {
+        argv[argc] = "NX";
+        argvlen[argc++] = 2;
+    }
+    rep = qsso_store_redis_run(impl, p, argc, argv, argvlen, err);
     qsso_store_rc_e rc = QSSO_STORE_OK;
 
     if (rep == NULL)
@@ -225,7 +234,67 @@ static qsso_store_rc_e qsso_store_redis_del(void *impl, apr_pool_t *p,
     return rc;
 }
 
+/* Copies a hiredis reply into p; error replies become *err. */
+static qsso_store_reply_t *qsso_store_redis_copy(apr_pool_t *p,
+                                                 const redisReply *rep,
+                                                 const char **err)
+{
+    qsso_store_reply_t *out = apr_pcalloc(p, sizeof(*out));
+    size_t i;
+
+    switch (rep->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+        out->type = QSSO_REPLY_STRING;
+        out->str = apr_pstrmemdup(p, rep->str, rep->len);
+        out->len = rep->len;
+        break;
+    case REDIS_REPLY_INTEGER:
+        out->type = QSSO_REPLY_INTEGER;
+        out->integer = rep->integer;
+        break;
+    case REDIS_REPLY_ARRAY:
+        out->type = QSSO_REPLY_ARRAY;
+        out->elements = apr_array_make(p, (int)rep->elements + 1,
+                                       sizeof(qsso_store_reply_t *));
+        for (i = 0; i < rep->elements; i++) {
+            qsso_store_reply_t *e = qsso_store_redis_copy(
+                p, rep->element[i], err);
+            if (e == NULL)
+                return NULL;
+            APR_ARRAY_PUSH(out->elements, qsso_store_reply_t *) = e;
+        }
+        break;
+    case REDIS_REPLY_ERROR:
+        *err = apr_psprintf(p, "Redis answered %s", rep->str);
+        return NULL;
+    default:
+        out->type = QSSO_REPLY_NIL;
+    }
+    return out;
+}
+
+static qsso_store_rc_e qsso_store_redis_command(void *impl, apr_pool_t *p,
+                                                int argc, const char **argv,
+                                                const apr_size_t *argvlen,
+                                                qsso_store_reply_t **reply,
+                                                const char **err)
+{
+    size_t *lens = apr_palloc(p, sizeof(size_t) * (apr_size_t)argc);
+    redisReply *rep;
+    int i;
+
+    for (i = 0; i < argc; i++)
+        lens[i] = argvlen[i];
+    rep = qsso_store_redis_run(impl, p, argc, argv, lens, err);
+    if (rep == NULL)
+        return QSSO_STORE_ERROR;
+    *reply = qsso_store_redis_copy(p, rep, err);
+    freeReplyObject(rep);
+    return *reply ? QSSO_STORE_OK : QSSO_STORE_ERROR;
+}
+
 const qsso_store_backend_t qsso_store_redis_backend = {
     "redis", qsso_store_redis_open, qsso_store_redis_get,
-    qsso_store_redis_set, qsso_store_redis_del
+    qsso_store_redis_set, qsso_store_redis_del, qsso_store_redis_command
 };

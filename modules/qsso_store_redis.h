@@ -17,6 +17,10 @@ typedef struct {
                            const char **err);
     qsso_store_rc_e (*del)(void *impl, apr_pool_t *p, const char *key,
                            const char **err);
+    /* Any command, for the user directory; NULL when unsupported. */
+    qsso_store_rc_e (*command)(void *impl, apr_pool_t *p, int argc,
+                               const char **argv, const apr_size_t *argvlen,
+                               qsso_store_reply_t **reply, const char **err);
 } qsso_store_backend_t;
 
 extern const qsso_store_backend_t qsso_store_redis_backend;

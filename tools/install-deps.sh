@@ -8,7 +8,7 @@ PACKAGES=(
     apache2 apache2-dev
     redis-server libhiredis-dev
     libxml2-dev libxmlsec1-dev libxmlsec1-openssl xmlsec1
-    libssl-dev zlib1g-dev
+    libssl-dev zlib1g-dev libjansson-dev
     libcmocka-dev
     python3 python3-pysaml2 python3-pytest python3-lxml python3-requests
     openssl curl

@@ -90,7 +90,6 @@ class IdP:
         self.sp_entity_id = sp_entity_id
         self.acs_url = acs_url
         self._servers = {}
-        self._tmp = tempfile.mkdtemp(prefix="qsso-idp-")
 
     def _server(self, key):
         if key not in self._servers:

@@ -1,0 +1,462 @@
+/*
+ * The user directory. Each user is one JSON record under
+ * qsso:user:<lower-case username> (usernames compare case-insensitively,
+ * as SCIM's userName does); qsso:user-email:<lower-case email> is a set of
+ * the usernames with that email, so a login can tell "one existing user"
+ * from "several people" before it links anything. Audit events go to a
+ * Redis stream capped at QSSO_USERS_EVENTS_MAX entries.
+ *
+ * Migration never merges two different people: a rename needs the bare
+ * record's email to be the IdP's, a link needs exactly one unlinked record
+ * with that email; anything else is refused with 4010 and left for a
+ * human.
+ */
+#include <stdarg.h>
+#include <string.h>
+#include <jansson.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "qsso.h"
+#include "qsso_codec.h"
+#include "qsso_config.h"
+#include "qsso_errors.h"
+#include "qsso_users.h"
+
+#define QSSO_LOGV(v) qsso_codec_log_escape(p, (v), 200)
+
+static char *qsso_users_lower(apr_pool_t *p, const char *s)
+{
+    char *out = apr_pstrdup(p, s), *o;
+
+    for (o = out; *o; o++)
+        *o = (char)apr_tolower(*o);
+    return out;
+}
+
+static const char *qsso_users_key(apr_pool_t *p, const char *username)
+{
+    return apr_pstrcat(p, "qsso:user:", qsso_users_lower(p, username), NULL);
+}
+
+static const char *qsso_users_email_key(apr_pool_t *p, const char *email)
+{
+    return apr_pstrcat(p, "qsso:user-email:", qsso_users_lower(p, email),
+                       NULL);
+}
+
+char *qsso_users_encode(apr_pool_t *p, const qsso_user_t *u)
+{
+    json_t *o = json_object(), *g = json_array();
+    char *dump, *out;
+    int i;
+
+    for (i = 0; u->groups && i < u->groups->nelts; i++)
+        json_array_append_new(g, json_string(
+            APR_ARRAY_IDX(u->groups, i, const char *)));
+    json_object_set_new(o, "id", json_string(u->id));
+    json_object_set_new(o, "userName", json_string(u->username));
+    json_object_set_new(o, "email", json_string(u->email));
+    json_object_set_new(o, "firstName", json_string(u->first_name));
+    json_object_set_new(o, "lastName", json_string(u->last_name));
+    json_object_set_new(o, "userType", json_string(u->user_type));
+    json_object_set_new(o, "division", json_string(u->division));
+    json_object_set_new(o, "groups", g);
+    json_object_set_new(o, "uniqueId", json_string(u->unique_id));
+    json_object_set_new(o, "externalId", json_string(u->external_id));
+    json_object_set_new(o, "source", json_string(u->source));
+    json_object_set_new(o, "idp", json_string(u->idp));
+    json_object_set_new(o, "active", json_boolean(u->active));
+    json_object_set_new(o, "ssoLinked", json_boolean(u->sso_linked));
+    json_object_set_new(o, "created", json_integer(u->created));
+    json_object_set_new(o, "updated", json_integer(u->updated));
+    json_object_set_new(o, "lastLogin", json_integer(u->last_login));
+    dump = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    json_decref(o);
+    if (dump == NULL)
+        return NULL;
+    out = apr_pstrdup(p, dump);
+    free(dump);
+    return out;
+}
+
+static const char *qsso_users_str(apr_pool_t *p, json_t *o, const char *k)
+{
+    const char *v = json_string_value(json_object_get(o, k));
+
+    return apr_pstrdup(p, v ? v : "");
+}
+
+int qsso_users_decode(apr_pool_t *p, const char *data, qsso_user_t *out)
+{
+    json_t *o = json_loads(data, JSON_REJECT_DUPLICATES, NULL), *g;
+    size_t i;
+
+    if (o == NULL || !json_is_object(o)
+        || !json_is_string(json_object_get(o, "userName"))
+        || !json_is_string(json_object_get(o, "id"))) {
+        json_decref(o);
+        return -1;
+    }
+    memset(out, 0, sizeof(*out));
+    out->id = qsso_users_str(p, o, "id");
+    out->username = qsso_users_str(p, o, "userName");
+    out->email = qsso_users_str(p, o, "email");
+    out->first_name = qsso_users_str(p, o, "firstName");
+    out->last_name = qsso_users_str(p, o, "lastName");
+    out->user_type = qsso_users_str(p, o, "userType");
+    out->division = qsso_users_str(p, o, "division");
+    out->unique_id = qsso_users_str(p, o, "uniqueId");
+    out->external_id = qsso_users_str(p, o, "externalId");
+    out->source = qsso_users_str(p, o, "source");
+    out->idp = qsso_users_str(p, o, "idp");
+    out->active = json_is_true(json_object_get(o, "active"));
+    out->sso_linked = json_is_true(json_object_get(o, "ssoLinked"));
+    out->created = json_integer_value(json_object_get(o, "created"));
+    out->updated = json_integer_value(json_object_get(o, "updated"));
+    out->last_login = json_integer_value(json_object_get(o, "lastLogin"));
+    g = json_object_get(o, "groups");
+    out->groups = apr_array_make(p, 4, sizeof(const char *));
+    for (i = 0; json_is_array(g) && i < json_array_size(g); i++) {
+        const char *v = json_string_value(json_array_get(g, i));
+        if (v)
+            APR_ARRAY_PUSH(out->groups, const char *) = apr_pstrdup(p, v);
+    }
+    json_decref(o);
+    return 0;
+}
+
+qsso_store_rc_e qsso_users_load(qsso_store_t *st, apr_pool_t *p,
+                                const char *username, qsso_user_t *out,
+                                const char **err)
+{
+    char *val = NULL;
+    apr_size_t len = 0;
+    qsso_store_rc_e rc = qsso_store_get(st, p, qsso_users_key(p, username),
+                                        &val, &len, err);
+
+    if (rc != QSSO_STORE_OK)
+        return rc;
+    if (qsso_users_decode(p, val, out) != 0) {
+        *err = apr_psprintf(p, "the record of user \"%s\" is damaged",
+                            QSSO_LOGV(username));
+        return QSSO_STORE_ERROR;
+    }
+    return QSSO_STORE_OK;
+}
+
+static qsso_store_rc_e qsso_users_write(qsso_store_t *st, apr_pool_t *p,
+                                        const qsso_user_t *u, int only_new,
+                                        const char **err)
+{
+    const char *json = qsso_users_encode(p, u);
+    const char *key = qsso_users_key(p, u->username);
+
+    if (json == NULL) {
+        *err = "cannot encode a user record";
+        return QSSO_STORE_ERROR;
+    }
+    return only_new ? qsso_store_add(st, p, key, json, strlen(json), 0, err)
+                    : qsso_store_set(st, p, key, json, strlen(json), 0, err);
+}
+
+qsso_store_rc_e qsso_users_save(qsso_store_t *st, apr_pool_t *p,
+                                const qsso_user_t *u, const char **err)
+{
+    return qsso_users_write(st, p, u, 0, err);
+}
+
+/* Adds or removes username in the email index. */
+static qsso_store_rc_e qsso_users_index(qsso_store_t *st, apr_pool_t *p,
+                                        const char *op, const char *email,
+                                        const char *username,
+                                        const char **err)
+{
+    qsso_store_reply_t *rep;
+
+    if (email == NULL || *email == '\0')
+        return QSSO_STORE_OK;
+    return qsso_store_commandv(st, p, &rep, err, op,
+                               qsso_users_email_key(p, email),
+                               qsso_users_lower(p, username), NULL);
+}
+
+/* The usernames recorded under email. */
+static qsso_store_rc_e qsso_users_by_email(qsso_store_t *st, apr_pool_t *p,
+                                           const char *email,
+                                           apr_array_header_t **names,
+                                           const char **err)
+{
+    qsso_store_reply_t *rep;
+    qsso_store_rc_e rc = qsso_store_commandv(
+        st, p, &rep, err, "SMEMBERS", qsso_users_email_key(p, email), NULL);
+    int i;
+
+    *names = apr_array_make(p, 2, sizeof(const char *));
+    if (rc != QSSO_STORE_OK)
+        return rc;
+    for (i = 0; rep->type == QSSO_REPLY_ARRAY && i < rep->elements->nelts;
+         i++) {
+        qsso_store_reply_t *e = APR_ARRAY_IDX(rep->elements, i,
+                                              qsso_store_reply_t *);
+        if (e->type == QSSO_REPLY_STRING)
+            APR_ARRAY_PUSH(*names, const char *) = e->str;
+    }
+    return QSSO_STORE_OK;
+}
+
+qsso_store_rc_e qsso_users_event(qsso_store_t *st, apr_pool_t *p,
+                                 const char **err, const char *type, ...)
+{
+    apr_array_header_t *args = apr_array_make(p, 12, sizeof(const char *));
+    apr_array_header_t *lens = apr_array_make(p, 12, sizeof(apr_size_t));
+    qsso_store_reply_t *rep;
+    const char *a;
+    va_list ap;
+    int i;
+
+    APR_ARRAY_PUSH(args, const char *) = "XADD";
+    APR_ARRAY_PUSH(args, const char *) = QSSO_USERS_EVENTS;
+    APR_ARRAY_PUSH(args, const char *) = "MAXLEN";
+    APR_ARRAY_PUSH(args, const char *) = "~";
+    APR_ARRAY_PUSH(args, const char *) = QSSO_USERS_EVENTS_MAX;
+    APR_ARRAY_PUSH(args, const char *) = "*";
+    APR_ARRAY_PUSH(args, const char *) = "type";
+    APR_ARRAY_PUSH(args, const char *) = type;
+    va_start(ap, type);
+    while ((a = va_arg(ap, const char *)) != NULL)
+        APR_ARRAY_PUSH(args, const char *) = a;
+    va_end(ap);
+    for (i = 0; i < args->nelts; i++)
+        APR_ARRAY_PUSH(lens, apr_size_t) =
+            strlen(APR_ARRAY_IDX(args, i, const char *));
+    return qsso_store_command(st, p, args->nelts, (const char **)args->elts,
+                              (const apr_size_t *)lens->elts, &rep, err);
+}
+
+static int qsso_users_store_err(apr_pool_t *p, qsso_err_t *err,
+                                const char *what)
+{
+    return qsso_err_set(p, err, 3001, "user directory: %s", what);
+}
+
+/* QSSOModifyExistingUsername: "ana" becomes "ana#brand", keeping its data,
+ * but only when its email is the one the IdP asserts. */
+static int qsso_users_rename(qsso_store_t *st, apr_pool_t *p,
+                             const qsso_session_t *s, const char *bare,
+                             qsso_user_t *u, qsso_users_result_t *res,
+                             qsso_err_t *err)
+{
+    const char *e = NULL, *old = u->username;
+
+    if (strcasecmp(u->email, s->email))
+        return qsso_err_set(p, err, 4010, "existing user \"%s\" has email "
+                            "\"%s\" but the IdP asserts \"%s\" for \"%s\"; "
+                            "not renaming it (QSSOModifyExistingUsername)",
+                            QSSO_LOGV(bare), QSSO_LOGV(u->email),
+                            QSSO_LOGV(s->email), QSSO_LOGV(s->username));
+    u->username = s->username;
+    switch (qsso_users_write(st, p, u, 1, &e)) {
+    case QSSO_STORE_OK:
+        break;
+    case QSSO_STORE_EXISTS:
+        return qsso_err_set(p, err, 4010, "both \"%s\" and \"%s\" exist; "
+                            "not renaming", QSSO_LOGV(bare),
+                            QSSO_LOGV(s->username));
+    default:
+        return qsso_users_store_err(p, err, e);
+    }
+    if (qsso_store_del(st, p, qsso_users_key(p, old), &e) != QSSO_STORE_OK
+        || qsso_users_index(st, p, "SREM", u->email, old, &e)
+               != QSSO_STORE_OK
+        || qsso_users_index(st, p, "SADD", u->email, u->username, &e)
+               != QSSO_STORE_OK)
+        return qsso_users_store_err(p, err, e);
+    res->outcome = QSSO_USERS_RENAMED;
+    res->previous = old;
+    return QSSO_OK;
+}
+
+/* One record with this email that has never signed in through SSO:
+ * link it (QSSOMergeExistingUser, or a user made ahead by SCIM). */
+static int qsso_users_link(qsso_store_t *st, apr_pool_t *p,
+                           const qsso_session_t *s, qsso_user_t *u,
+                           int *found, qsso_users_result_t *res,
+                           qsso_err_t *err)
+{
+    apr_array_header_t *names;
+    const char *e = NULL;
+    const char *name;
+
+    *found = 0;
+    if (qsso_users_by_email(st, p, s->email, &names, &e) != QSSO_STORE_OK)
+        return qsso_users_store_err(p, err, e);
+    if (names->nelts == 0)
+        return QSSO_OK;
+    if (names->nelts > 1)
+        return qsso_err_set(p, err, 4010, "%d users have email \"%s\" (%s); "
+                            "not linking \"%s\" to any of them",
+                            names->nelts, QSSO_LOGV(s->email),
+                            QSSO_LOGV(apr_array_pstrcat(p, names, ' ')),
+                            QSSO_LOGV(s->username));
+    name = APR_ARRAY_IDX(names, 0, const char *);
+    switch (qsso_users_load(st, p, name, u, &e)) {
+    case QSSO_STORE_OK:
+        break;
+    case QSSO_STORE_NOTFOUND:           /* stale index entry */
+        return QSSO_OK;
+    default:
+        return qsso_users_store_err(p, err, e);
+    }
+    if (u->sso_linked)
+        return qsso_err_set(p, err, 4010, "email \"%s\" belongs to user "
+                            "\"%s\", who signs in through SSO as another "
+                            "username; not linking \"%s\"",
+                            QSSO_LOGV(s->email), QSSO_LOGV(u->username),
+                            QSSO_LOGV(s->username));
+    *found = 1;
+    res->outcome = QSSO_USERS_LINKED;
+    res->previous = u->username;
+    return QSSO_OK;
+}
+
+static void qsso_users_from_session(qsso_user_t *u, const qsso_session_t *s)
+{
+    u->username = s->username;
+    u->email = s->email;
+    u->first_name = s->first_name;
+    u->last_name = s->last_name;
+    u->user_type = s->user_type;
+    u->division = s->division;
+    u->groups = s->groups;
+    u->unique_id = s->unique_id;
+}
+
+/* JIT: a new record; a parallel first login may have made it already. */
+static int qsso_users_create(qsso_store_t *st, apr_pool_t *p,
+                             const qsso_session_t *s, apr_time_t now,
+                             qsso_user_t *u, qsso_users_result_t *res,
+                             qsso_err_t *err)
+{
+    const char *e = NULL;
+
+    memset(u, 0, sizeof(*u));
+    qsso_users_from_session(u, s);
+    u->id = qsso_codec_random_hex(p, 16);
+    u->external_id = "";
+    u->source = "jit";
+    u->idp = s->idp;
+    u->active = 1;
+    u->created = apr_time_sec(now);
+    u->updated = u->created;
+    u->last_login = u->created;
+    u->sso_linked = 1;
+    if (u->id == NULL)
+        return qsso_users_store_err(p, err, "no randomness for a user ID");
+    switch (qsso_users_write(st, p, u, 1, &e)) {
+    case QSSO_STORE_OK:
+        res->outcome = QSSO_USERS_CREATED;
+        if (qsso_users_index(st, p, "SADD", u->email, u->username, &e)
+            != QSSO_STORE_OK)
+            return qsso_users_store_err(p, err, e);
+        return QSSO_OK;
+    case QSSO_STORE_EXISTS:
+        if (qsso_users_load(st, p, s->username, u, &e) == QSSO_STORE_OK)
+            return QSSO_OK;
+        /* fall through */
+    default:
+        return qsso_users_store_err(p, err, e);
+    }
+}
+
+/* Finds the record by username, then by the migration rules. */
+static int qsso_users_find(qsso_store_t *st, apr_pool_t *p,
+                           const qsso_dir_conf_t *c, const qsso_session_t *s,
+                           qsso_user_t *u, int *found,
+                           qsso_users_result_t *res, qsso_err_t *err)
+{
+    const char *e = NULL;
+    qsso_store_rc_e rc = qsso_users_load(st, p, s->username, u, &e);
+
+    *found = rc == QSSO_STORE_OK;
+    if (rc == QSSO_STORE_ERROR)
+        return qsso_users_store_err(p, err, e);
+    if (!*found && c->brand_id && qsso_conf_modify_existing_username(c)) {
+        const char *bare = apr_pstrndup(
+            p, s->username, strlen(s->username) - strlen(c->brand_id) - 1);
+        rc = qsso_users_load(st, p, bare, u, &e);
+        if (rc == QSSO_STORE_ERROR)
+            return qsso_users_store_err(p, err, e);
+        if (rc == QSSO_STORE_OK) {
+            *found = 1;
+            return qsso_users_rename(st, p, s, bare, u, res, err);
+        }
+    }
+    if (!*found && (qsso_conf_merge_existing_user(c)
+                    || !qsso_conf_jit_provisioning(c)))
+        return qsso_users_link(st, p, s, u, found, res, err);
+    return QSSO_OK;
+}
+
+/* Update on login, or keep the first values and hand them to the session. */
+static int qsso_users_refresh(qsso_store_t *st, apr_pool_t *p,
+                              const qsso_dir_conf_t *c, qsso_session_t *s,
+                              qsso_user_t *u, apr_time_t now,
+                              qsso_err_t *err)
+{
+    const char *e = NULL, *old_email = u->email;
+
+    s->username = u->username;          /* a linked record keeps its name */
+    if (qsso_conf_update_attributes(c)) {
+        qsso_users_from_session(u, s);
+        u->updated = apr_time_sec(now);
+    }
+    else {
+        s->first_name = u->first_name;
+        s->last_name = u->last_name;
+        s->division = u->division;
+        s->groups = u->groups;
+        if (*u->unique_id)
+            s->unique_id = u->unique_id;
+        /* The user type is re-validated from the assertion at every login
+         * (QSSOValidateUserType); the stored one is what the site uses. */
+        if (*u->user_type)
+            s->user_type = u->user_type;
+    }
+    u->sso_linked = 1;
+    u->idp = s->idp;
+    u->last_login = apr_time_sec(now);
+    if (qsso_users_write(st, p, u, 0, &e) != QSSO_STORE_OK)
+        return qsso_users_store_err(p, err, e);
+    if (strcasecmp(old_email, u->email)
+        && (qsso_users_index(st, p, "SREM", old_email, u->username, &e)
+                != QSSO_STORE_OK
+            || qsso_users_index(st, p, "SADD", u->email, u->username, &e)
+                   != QSSO_STORE_OK))
+        return qsso_users_store_err(p, err, e);
+    return QSSO_OK;
+}
+
+int qsso_users_login(qsso_store_t *st, apr_pool_t *p,
+                     const qsso_dir_conf_t *c, qsso_session_t *s,
+                     apr_time_t now, qsso_users_result_t *res,
+                     qsso_err_t *err)
+{
+    qsso_user_t u;
+    int found = 0, rc;
+
+    memset(res, 0, sizeof(*res));
+    if ((rc = qsso_users_find(st, p, c, s, &u, &found, res, err)) != QSSO_OK)
+        return rc;
+    if (!found && !qsso_conf_jit_provisioning(c))
+        return qsso_err_set(p, err, 4008, "user \"%s\" (email \"%s\") is "
+                            "not in the user directory and "
+                            "QSSOJITProvisioning is Off",
+                            QSSO_LOGV(s->username), QSSO_LOGV(s->email));
+    if (!found)
+        return qsso_users_create(st, p, s, now, &u, res, err);
+    if (!u.active)
+        return qsso_err_set(p, err, 4009, "user \"%s\" is marked inactive "
+                            "in the user directory", QSSO_LOGV(u.username));
+    return qsso_users_refresh(st, p, c, s, &u, now, err);
+}

@@ -1,0 +1,73 @@
+/* The user directory in Redis: records, the email index, JIT creation,
+ * migration of pre-existing users, and the audit event stream. */
+#ifndef QSSO_USERS_H
+#define QSSO_USERS_H
+
+#include "qsso.h"
+#include "qsso_store.h"
+
+#define QSSO_USERS_EVENTS "qsso:events"
+#define QSSO_USERS_EVENTS_MAX "10000"
+
+/* One user as stored (JSON under qsso:user:<lower-case username>). */
+typedef struct {
+    const char *id;                /* 32 hex digits, never changes */
+    const char *username;
+    const char *email;
+    const char *first_name;
+    const char *last_name;
+    const char *user_type;
+    const char *division;
+    apr_array_header_t *groups;    /* of const char * */
+    const char *unique_id;
+    const char *external_id;       /* SCIM externalId; "" = none */
+    const char *source;            /* jit | scim | admin */
+    const char *idp;               /* IdP of the last SSO login; "" = none */
+    int active;
+    int sso_linked;                /* has signed in through SSO */
+    apr_int64_t created;           /* Unix seconds */
+    apr_int64_t updated;
+    apr_int64_t last_login;        /* 0 = never */
+} qsso_user_t;
+
+/* What a login did to the directory, for the log line the caller writes. */
+typedef enum {
+    QSSO_USERS_FOUND = 0,
+    QSSO_USERS_CREATED,            /* JIT */
+    QSSO_USERS_RENAMED,            /* QSSOModifyExistingUsername */
+    QSSO_USERS_LINKED              /* QSSOMergeExistingUser, or pre-made */
+} qsso_users_outcome_e;
+
+typedef struct {
+    qsso_users_outcome_e outcome;
+    const char *previous;          /* RENAMED/LINKED: the record's old name */
+} qsso_users_result_t;
+
+/* Serialises a record as JSON, and back; decode returns -1 on damage. */
+char *qsso_users_encode(apr_pool_t *p, const qsso_user_t *u);
+int qsso_users_decode(apr_pool_t *p, const char *json, qsso_user_t *out);
+
+/* Loads the record of username: QSSO_STORE_OK, NOTFOUND or ERROR. */
+qsso_store_rc_e qsso_users_load(qsso_store_t *st, apr_pool_t *p,
+                                const char *username, qsso_user_t *out,
+                                const char **err);
+/* Writes u (creating or replacing it). */
+qsso_store_rc_e qsso_users_save(qsso_store_t *st, apr_pool_t *p,
+                                const qsso_user_t *u, const char **err);
+
+/* Finds or creates the record of the signed-in identity s under c's
+ * provisioning policy (migration, JIT, active flag, update on login) and
+ * leaves in s the values the session carries. Returns QSSO_OK, 3001 (store),
+ * 4008 (unknown user, JIT off), 4009 (deactivated), 4010 (ambiguous
+ * match), with err filled. */
+int qsso_users_login(qsso_store_t *st, apr_pool_t *p,
+                     const qsso_dir_conf_t *c, qsso_session_t *s,
+                     apr_time_t now, qsso_users_result_t *res,
+                     qsso_err_t *err);
+
+/* Appends an event (type, then field/value pairs, NULL-terminated) to the
+ * bounded audit stream. */
+qsso_store_rc_e qsso_users_event(qsso_store_t *st, apr_pool_t *p,
+                                 const char **err, const char *type, ...);
+
+#endif
