@@ -1,0 +1,130 @@
+/*
+ * The getters of the configuration: the one place each default lives.
+ * Pure functions over a merged qsso_dir_conf_t, so the policy code that
+ * reads them links into unit tests and tools without httpd.
+ */
+#include "qsso.h"
+#include "qsso_config.h"
+
+const char *qsso_conf_endpoint_path(const qsso_dir_conf_t *c)
+{
+    return c->endpoint_path ? c->endpoint_path : "/qsso";
+}
+
+int qsso_conf_binding(const qsso_dir_conf_t *c)
+{
+    return c->sso_binding == QSSO_UNSET ? QSSO_BINDING_REDIRECT
+                                        : c->sso_binding;
+}
+
+int qsso_conf_sign_request(const qsso_dir_conf_t *c)
+{
+    return c->sign_request == 1;
+}
+
+int qsso_conf_force_authn(const qsso_dir_conf_t *c)
+{
+    return c->force_authn == 1;
+}
+
+int qsso_conf_replay_prevention(const qsso_dir_conf_t *c)
+{
+    return c->replay_prevention != 0;
+}
+
+int qsso_conf_allow_idp_initiated(const qsso_dir_conf_t *c)
+{
+    return c->allow_idp_initiated != 0;
+}
+
+const char *qsso_conf_default_relay_state(const qsso_dir_conf_t *c)
+{
+    return c->default_relay_state ? c->default_relay_state : "/";
+}
+
+int qsso_conf_clock_skew(const qsso_dir_conf_t *c)
+{
+    return c->clock_skew == QSSO_UNSET ? 90 : c->clock_skew;
+}
+
+int qsso_conf_session_lifetime(const qsso_dir_conf_t *c)
+{
+    return c->session_lifetime == QSSO_UNSET ? 28800 : c->session_lifetime;
+}
+
+const char *qsso_conf_cookie_name(const qsso_dir_conf_t *c)
+{
+    return c->cookie_name ? c->cookie_name : "qsso_session";
+}
+
+int qsso_conf_cookie_secure(const qsso_dir_conf_t *c)
+{
+    return c->cookie_secure != 0;
+}
+
+const char *qsso_conf_cookie_samesite(const qsso_dir_conf_t *c)
+{
+    return c->cookie_samesite ? c->cookie_samesite : "Lax";
+}
+
+const char *qsso_conf_email_attr(const qsso_dir_conf_t *c)
+{
+    return c->email_attr;
+}
+
+const char *qsso_conf_username_attr(const qsso_dir_conf_t *c)
+{
+    return c->username_attr ? c->username_attr : c->email_attr;
+}
+
+/* First and last name fall back to the email attribute (DESIGN). */
+const char *qsso_conf_first_name_attr(const qsso_dir_conf_t *c)
+{
+    return c->first_name_attr ? c->first_name_attr : c->email_attr;
+}
+
+const char *qsso_conf_last_name_attr(const qsso_dir_conf_t *c)
+{
+    return c->last_name_attr ? c->last_name_attr : c->email_attr;
+}
+
+int qsso_conf_validate_user_type(const qsso_dir_conf_t *c)
+{
+    return c->validate_user_type == 1;
+}
+
+const char *qsso_conf_default_user_type(const qsso_dir_conf_t *c)
+{
+    return c->default_user_type ? c->default_user_type : "Standard";
+}
+
+int qsso_conf_jit_provisioning(const qsso_dir_conf_t *c)
+{
+    return c->jit_provisioning != 0;
+}
+
+int qsso_conf_modify_existing_username(const qsso_dir_conf_t *c)
+{
+    return c->modify_existing_username == 1;
+}
+
+int qsso_conf_merge_existing_user(const qsso_dir_conf_t *c)
+{
+    return c->merge_existing_user == 1;
+}
+
+int qsso_conf_notify_user_creation(const qsso_dir_conf_t *c)
+{
+    return c->notify_user_creation == 1;
+}
+
+int qsso_conf_update_attributes(const qsso_dir_conf_t *c)
+{
+    return c->update_attributes != 0;
+}
+
+int qsso_conf_pass_headers(const qsso_dir_conf_t *c)
+{
+    return c->pass_headers == 1;
+}
+
