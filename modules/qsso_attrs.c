@@ -17,6 +17,19 @@
 
 APLOG_USE_MODULE(qsso);
 
+/* An attribute value as a header value: a CR or LF from the IdP must not
+ * start a header of its own at the backend (X-QSSO-User-Type: Admin), so
+ * every control character becomes a space. */
+static const char *qsso_attrs_header_value(apr_pool_t *p, const char *v)
+{
+    char *out = apr_pstrdup(p, v), *o;
+
+    for (o = out; *o; o++)
+        if ((unsigned char)*o < 0x20 || *o == 0x7f)
+            *o = ' ';
+    return out;
+}
+
 /* Sets one variable, and its X-QSSO- header when headers are passed. */
 static void qsso_attrs_set(request_rec *r, int headers, const char *env,
                            const char *header, const char *value)
@@ -25,7 +38,8 @@ static void qsso_attrs_set(request_rec *r, int headers, const char *env,
         value = "";
     apr_table_set(r->subprocess_env, env, value);
     if (headers && header)
-        apr_table_set(r->headers_in, header, value);
+        apr_table_setn(r->headers_in, header,
+                       qsso_attrs_header_value(r->pool, value));
 }
 
 void qsso_attrs_export(request_rec *r, const qsso_dir_conf_t *c,

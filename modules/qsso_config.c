@@ -656,6 +656,17 @@ static ap_conf_vector_t *qsso_config_for_path(apr_pool_t *p, server_rec *s,
     return v;
 }
 
+const qsso_dir_conf_t *qsso_conf_for_landing(request_rec *r,
+                                             const char *path)
+{
+    const char *q = strchr(path, '?');
+    ap_conf_vector_t *v = qsso_config_for_path(
+        r->pool, r->server,
+        q ? apr_pstrmemdup(r->pool, path, (apr_size_t)(q - path)) : path);
+
+    return ap_get_module_config(v, &qsso_module);
+}
+
 typedef struct {
     apr_pool_t *p;
     server_rec *s;

@@ -44,6 +44,11 @@ int qsso_conf_pass_headers(const qsso_dir_conf_t *c);
 
 /* scheme://host[:port] as browsers see it: QSSOSPBaseURL, else ServerName. */
 const char *qsso_conf_base_url(const qsso_dir_conf_t *c, request_rec *r);
+/* The configuration of the <Location> sections (not regex, not
+ * <Directory>) that a local path falls in, merged over the server's: the
+ * identity policy of the page a login lands on. In r->pool. */
+const qsso_dir_conf_t *qsso_conf_for_landing(request_rec *r,
+                                             const char *path);
 /* base URL + endpoint path + "/acs" */
 const char *qsso_conf_acs_url(const qsso_dir_conf_t *c, request_rec *r);
 

@@ -12,7 +12,8 @@ const char *qsso_keys_init_crypto(apr_pool_t *pool);
  * message naming the file. */
 const char *qsso_keys_load_cert(apr_pool_t *p, const char *file,
                                 qsso_cert_t **out);
-/* Reads an unencrypted PEM private key (RSA or EC). */
+/* Reads an unencrypted PEM RSA private key (AuthnRequests are signed with
+ * RSA-SHA256); other key types are refused with a message. */
 const char *qsso_keys_load_key(apr_pool_t *p, const char *file,
                                qsso_key_t **out);
 /* NULL when key belongs to cert, else a message naming both files. */

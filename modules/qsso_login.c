@@ -270,6 +270,7 @@ static int qsso_login_accept(request_rec *r, const qsso_dir_conf_t *c,
     qsso_response_input_t in;
     qsso_assertion_t a;
     qsso_session_t s;
+    const qsso_dir_conf_t *pc;
     apr_time_t lifetime_end;
     int rc;
 
@@ -289,9 +290,13 @@ static int qsso_login_accept(request_rec *r, const qsso_dir_conf_t *c,
         && (rc = qsso_session_check_replay(r, a.issuer, a.assertion_id,
                                            a.not_on_or_after, err)))
         return rc;
-    if ((rc = qsso_policy_build_identity(r->pool, c, &a, &s, err))
+    /* The policy of the page the user is going to: a QSSOEmailDomains or
+     * QSSOUserTypeMap inside its <Location> applies, not only what the
+     * endpoint path sees. */
+    pc = qsso_conf_for_landing(r, *landing);
+    if ((rc = qsso_policy_build_identity(r->pool, pc, &a, &s, err))
             != QSSO_OK
-        || (rc = qsso_login_provision(r, c, &s, err)) != QSSO_OK)
+        || (rc = qsso_login_provision(r, pc, &s, err)) != QSSO_OK)
         return rc;
     err->subject = s.username;
     lifetime_end = r->request_time

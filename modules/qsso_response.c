@@ -467,7 +467,8 @@ static int qsso_response_check_conditions(qsso_response_ctx_t *c)
                                   : qsso_response_fmt_time(c->p, noa),
                             qsso_response_fmt_time(c->p, c->in->now),
                             c->in->clock_skew);
-    if (h == 1 && noa + skew < c->out->not_on_or_after)
+    if (h == 1 && (c->out->not_on_or_after == 0
+                   || noa + skew < c->out->not_on_or_after))
         c->out->not_on_or_after = noa + skew;
     return qsso_response_check_audience(c, cond);
 }
@@ -514,12 +515,11 @@ static int qsso_response_check_scd(qsso_response_ctx_t *c, xmlNodePtr scd,
     return QSSO_OK;
 }
 
-static int qsso_response_check_subject(qsso_response_ctx_t *c)
+/* The NameID first, so every later refusal names the user. */
+static int qsso_response_read_subject(qsso_response_ctx_t *c)
 {
     xmlNodePtr subj = qsso_xml_child(c->assertion, QSSO_NS_SAML, "Subject");
-    xmlNodePtr nid = qsso_xml_child(subj, QSSO_NS_SAML, "NameID"), sc;
-    const char *why = "no bearer SubjectConfirmation";
-    int code = 2121;
+    xmlNodePtr nid = qsso_xml_child(subj, QSSO_NS_SAML, "NameID");
 
     if (nid == NULL)
         return qsso_err_set(c->p, c->err, 2126, "the Assertion has no "
@@ -527,6 +527,16 @@ static int qsso_response_check_subject(qsso_response_ctx_t *c)
     c->out->name_id = qsso_xml_trim(c->p, qsso_xml_text(c->p, nid));
     c->out->name_id_format = qsso_xml_attr(c->p, nid, "Format");
     c->err->subject = c->out->name_id;
+    return QSSO_OK;
+}
+
+static int qsso_response_check_subject(qsso_response_ctx_t *c)
+{
+    xmlNodePtr subj = qsso_xml_child(c->assertion, QSSO_NS_SAML, "Subject");
+    xmlNodePtr sc;
+    const char *why = "no bearer SubjectConfirmation";
+    int code = 2121;
+
     for (sc = subj->children; sc; sc = sc->next) {
         const char *method = qsso_xml_attr(c->p, sc, "Method");
         xmlNodePtr scd = qsso_xml_child(sc, QSSO_NS_SAML,
@@ -599,8 +609,9 @@ int qsso_response_verify(apr_pool_t *p, const qsso_response_input_t *in,
         return qsso_err_set(p, err, 2126, "the Assertion has no ID");
     if ((rc = qsso_response_check_issuer(&c)) != QSSO_OK
         || (rc = qsso_response_check_destination(&c)) != QSSO_OK
-        || (rc = qsso_response_check_subject(&c)) != QSSO_OK
-        || (rc = qsso_response_check_conditions(&c)) != QSSO_OK)
+        || (rc = qsso_response_read_subject(&c)) != QSSO_OK
+        || (rc = qsso_response_check_conditions(&c)) != QSSO_OK
+        || (rc = qsso_response_check_subject(&c)) != QSSO_OK)
         return rc;
     qsso_response_read_authn(&c);
     qsso_response_read_attrs(&c);

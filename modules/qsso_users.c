@@ -39,6 +39,13 @@ static const char *qsso_users_key(apr_pool_t *p, const char *username)
     return apr_pstrcat(p, "qsso:user:", qsso_users_lower(p, username), NULL);
 }
 
+/* A linked record keeps its own name; the IdP's username points to it. */
+static const char *qsso_users_alias_key(apr_pool_t *p, const char *username)
+{
+    return apr_pstrcat(p, "qsso:user-alias:", qsso_users_lower(p, username),
+                       NULL);
+}
+
 static const char *qsso_users_email_key(apr_pool_t *p, const char *email)
 {
     return apr_pstrcat(p, "qsso:user-email:", qsso_users_lower(p, email),
@@ -314,10 +321,29 @@ static int qsso_users_link(qsso_store_t *st, apr_pool_t *p,
                             "username; not linking \"%s\"",
                             QSSO_LOGV(s->email), QSSO_LOGV(u->username),
                             QSSO_LOGV(s->username));
+    /* Later logins find the record through the alias, not by email. */
+    if (qsso_store_set(st, p, qsso_users_alias_key(p, s->username),
+                       qsso_users_lower(p, u->username),
+                       strlen(u->username), 0, &e) != QSSO_STORE_OK)
+        return qsso_users_store_err(p, err, e);
     *found = 1;
     res->outcome = QSSO_USERS_LINKED;
     res->previous = u->username;
     return QSSO_OK;
+}
+
+/* The record an earlier link pointed the IdP's username at. */
+static qsso_store_rc_e qsso_users_load_alias(qsso_store_t *st, apr_pool_t *p,
+                                             const char *username,
+                                             qsso_user_t *u, const char **err)
+{
+    char *target = NULL;
+    apr_size_t len = 0;
+    qsso_store_rc_e rc = qsso_store_get(st, p, qsso_users_alias_key(p,
+                                                                    username),
+                                        &target, &len, err);
+
+    return rc == QSSO_STORE_OK ? qsso_users_load(st, p, target, u, err) : rc;
 }
 
 static void qsso_users_from_session(qsso_user_t *u, const qsso_session_t *s)
@@ -378,6 +404,8 @@ static int qsso_users_find(qsso_store_t *st, apr_pool_t *p,
     const char *e = NULL;
     qsso_store_rc_e rc = qsso_users_load(st, p, s->username, u, &e);
 
+    if (rc == QSSO_STORE_NOTFOUND)
+        rc = qsso_users_load_alias(st, p, s->username, u, &e);
     *found = rc == QSSO_STORE_OK;
     if (rc == QSSO_STORE_ERROR)
         return qsso_users_store_err(p, err, e);

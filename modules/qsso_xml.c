@@ -65,7 +65,8 @@ qsso_xml_status_e qsso_xml_parse(apr_pool_t *p, const char *data,
             xmlFreeDoc(d);
         return QSSO_XML_DOCTYPE;
     }
-    if (d == NULL || !ctxt->wellFormed) {
+    /* An unbound prefix is a namespace error libxml2 only notes. */
+    if (d == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed) {
         xmlFreeParserCtxt(ctxt);
         if (d)
             xmlFreeDoc(d);

@@ -174,6 +174,26 @@ def test_email_domains(fresh, refusal, email, ok):
         assert email in line and "example.org *.research.org" in line
 
 
+def test_policy_of_the_landing_location_applies(fresh, refusal):
+    extra = """<Location /strict/>
+    AuthType qsso
+    Require valid-user
+    QSSOEmailDomains example.org
+</Location>"""
+    h = start(fresh, extra=extra)
+    import os
+    os.makedirs(os.path.join(h.docroot, "strict"))
+    with open(os.path.join(h.docroot, "strict", "index.shtml"), "w") as f:
+        f.write("strict\n")
+    b, r = login(h, "eve@other.net")          # lands on /dash/: any domain
+    assert r.status_code == 303
+    b = Browser(h)
+    r = b.login(email="eve@other.net", path="/strict/")
+    refusal(h, r, 403, 4005)
+    r = Browser(h).login(email="ana@example.org", path="/strict/")
+    assert r.status_code == 303 and r.headers["Location"] == "/strict/"
+
+
 def test_email_domains_default_admits_any(fresh):
     h = start(fresh)
     b, r = login(h, "someone@anywhere.example")
@@ -207,11 +227,23 @@ def test_jit_off_refuses_unknown_and_admits_existing(fresh, redis, refusal):
     b, r = login(h, known)
     assert r.status_code == 303
     assert user_record(redis, known)["ssoLinked"] is True
+    assert login(h, known)[1].status_code == 303
     unknown = who()
     b, r = login(h, unknown)
     line = refusal(h, r, 403, 4008)
     assert unknown in line
     assert user_record(redis, unknown) is None
+
+
+def test_jit_off_links_a_precreated_user_by_email_every_time(fresh, redis):
+    h = start(fresh, QSSOJITProvisioning="Off",
+              QSSOUsernameAttribute=harness.UPN)
+    email = who()
+    put_user(redis, "emp-" + email, email)
+    for _ in range(2):
+        b, r = login(h, email, **{harness.UPN: "idp-" + email})
+        assert r.status_code == 303, r.text
+        assert page(b)["REMOTE_USER"] == "emp-" + email
 
 
 def test_inactive_user_is_refused_with_its_own_code(fresh, redis, refusal):
@@ -324,6 +356,11 @@ def test_merge_existing_user_links_by_email(fresh, redis, log):
     assert user_record(redis, "sso-" + legacy) is None
     assert user_record(redis, legacy)["ssoLinked"] is True
     assert any("QSSO4013" in l for l in h.log())
+    # The next login finds the linked record again (not refused as a
+    # second person with the same email).
+    b, r = login(h, email, **{harness.UPN: "sso-" + legacy})
+    assert r.status_code == 303
+    assert page(b)["REMOTE_USER"] == legacy
 
 
 def test_merge_refuses_when_two_records_share_the_email(fresh, redis,
@@ -408,6 +445,16 @@ LoadModule proxy_http_module %(m)s/mod_proxy_http.so
     assert got["x-qsso-groups"] == "admins"
     assert got["x-qsso-attr-urn-qsso-test-costcenter"] == "CC-7"
     assert "x-qsso-evil" not in got and "x_qsso_groups" not in got
+    # A newline in an attribute value cannot start a header of its own.
+    email2 = who()
+    b2 = Browser(h)
+    r = b2.login(email=email2, path="/app/", attrs={
+        EMAIL: [email2], FIRST: ["Ana\r\nX-QSSO-User-Type: Admin"]})
+    assert r.status_code == 303
+    got = {k.lower(): v for k, v in b2.get("/app/").json().items()}
+    assert got["x-qsso-first-name"] in ("Ana X-QSSO-User-Type: Admin",
+                                        "Ana  X-QSSO-User-Type: Admin")
+    assert got["x-qsso-user-type"] == "Standard"
     # Without QSSOPassHeaders: no identity headers, and still no spoofing.
     got = {k.lower(): v for k, v in b.get("/quiet/", headers=spoof)
            .json().items()}
