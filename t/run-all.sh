@@ -13,5 +13,7 @@ echo "== unit tests"
 make -s -C t/unit test
 echo "== unit tests under AddressSanitizer"
 make -s -C t/unit asan
+echo "== the demo (README's first command) signs in end to end"
+bash demo/run.sh --check
 echo "== integration tests"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider t/integration "$@"
