@@ -163,3 +163,25 @@ LoadModule proxy_http_module %(m)s/mod_proxy_http.so
     assert got["x-remote-user"] == "ana@example.org"
     assert got["x-email"] == "ana@example.org"
     assert "x-qsso-username" not in got
+
+
+def test_graceful_restart_keeps_sessions_and_logins_working(fresh):
+    """apachectl -k graceful re-reads the config (metadata, keys, xmlsec)
+    in the same parent process: sessions survive and new logins verify."""
+    import signal
+    h = fresh.start(qsso={"QSSOSignRequest": "On"})
+    b = Browser(h)
+    assert b.login().status_code == 303
+    for _ in range(2):
+        h.proc.send_signal(signal.SIGUSR1)         # graceful
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            time.sleep(0.3)
+            if any("resuming normal operations" in l for l in h.log()):
+                break
+        h.mark()
+        assert h.proc.poll() is None
+        assert b.get("/dash/").status_code == 200
+        b2 = Browser(h)
+        assert b2.login().status_code == 303
+        assert b2.get("/dash/").status_code == 200
