@@ -20,6 +20,7 @@
 #include "qsso_errors.h"
 #include "qsso_session.h"
 #include "qsso_store.h"
+#include "qsso_users.h"
 
 APLOG_USE_MODULE(qsso);
 
@@ -127,7 +128,7 @@ int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
                         qsso_session_t *s, qsso_err_t *err)
 {
     unsigned char raw[QSSO_SESSION_ID_BYTES];
-    const char *id, *rec, *why = NULL;
+    const char *id, *rec, *key, *why = NULL;
     qsso_store_t *st = qsso_store_process();
 
     if (st == NULL)
@@ -138,10 +139,19 @@ int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
                                         err);
     id = qsso_codec_base64url_encode(r->pool, raw, sizeof(raw));
     rec = qsso_session_encode(r->pool, s);
-    if (qsso_store_set(st, r->pool, qsso_session_key(r->pool, id), rec,
-                       strlen(rec), apr_time_sec(s->expires), &why)
-        != QSSO_STORE_OK)
+    key = qsso_session_key(r->pool, id);
+    /* Indexed under the user first, so a deprovisioning that starts now
+     * finds it (qsso_users_revoke_sessions). */
+    if (qsso_users_add_session(st, r->pool, s->username, key,
+                               apr_time_sec(s->expires), &why)
+            != QSSO_STORE_OK
+        || qsso_store_set(st, r->pool, key, rec, strlen(rec),
+                          apr_time_sec(s->expires), &why) != QSSO_STORE_OK)
         return qsso_session_store_error(r, "saving the session", why, err);
+    if (qsso_users_check_active(st, r->pool, s->username, err) != QSSO_OK) {
+        qsso_store_del(st, r->pool, key, &why);
+        return err->code;
+    }
     apr_table_addn(r->err_headers_out, "Set-Cookie",
                    qsso_session_cookie(r, c, id, 0));
     return QSSO_OK;

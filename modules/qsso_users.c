@@ -46,6 +46,13 @@ static const char *qsso_users_alias_key(apr_pool_t *p, const char *username)
                        NULL);
 }
 
+static const char *qsso_users_sessions_key(apr_pool_t *p,
+                                           const char *username)
+{
+    return apr_pstrcat(p, "qsso:user-sessions:",
+                       qsso_users_lower(p, username), NULL);
+}
+
 static const char *qsso_users_email_key(apr_pool_t *p, const char *email)
 {
     return apr_pstrcat(p, "qsso:user-email:", qsso_users_lower(p, email),
@@ -487,4 +494,93 @@ int qsso_users_login(qsso_store_t *st, apr_pool_t *p,
         return qsso_err_set(p, err, 4009, "user \"%s\" is marked inactive "
                             "in the user directory", QSSO_LOGV(u.username));
     return qsso_users_refresh(st, p, c, s, &u, now, err);
+}
+
+qsso_store_rc_e qsso_users_add_session(qsso_store_t *st, apr_pool_t *p,
+                                       const char *username,
+                                       const char *session_key,
+                                       apr_int64_t expires_at,
+                                       const char **err)
+{
+    const char *set = qsso_users_sessions_key(p, username);
+    const char *at = apr_psprintf(p, "%" APR_INT64_T_FMT, expires_at);
+    qsso_store_reply_t *rep;
+    qsso_store_rc_e rc;
+
+    /* The index lives as long as the user's longest session (GT: never
+     * shortened by a shorter one); expired members are harmless. */
+    rc = qsso_store_commandv(st, p, &rep, err, "SADD", set, session_key,
+                             NULL);
+    if (rc == QSSO_STORE_OK)
+        rc = qsso_store_commandv(st, p, &rep, err, "EXPIREAT", set, at, "GT",
+                                 NULL);
+    if (rc == QSSO_STORE_OK && rep->type == QSSO_REPLY_INTEGER
+        && rep->integer == 0)   /* no TTL yet: GT does not set one */
+        rc = qsso_store_commandv(st, p, &rep, err, "EXPIREAT", set, at, "NX",
+                                 NULL);
+    return rc;
+}
+
+/* Deletes every session in the index and the index, in one step, so a
+ * session added while it runs is either deleted or added after it (and
+ * then caught by the login's re-check of the active flag). */
+#define QSSO_USERS_REVOKE_LUA \
+    "local m = redis.call('SMEMBERS', KEYS[1]) " \
+    "for _, k in ipairs(m) do redis.call('DEL', k) end " \
+    "redis.call('DEL', KEYS[1]) return #m"
+
+qsso_store_rc_e qsso_users_revoke_sessions(qsso_store_t *st, apr_pool_t *p,
+                                           const char *username, int *count,
+                                           const char **err)
+{
+    qsso_store_reply_t *rep;
+    qsso_store_rc_e rc = qsso_store_commandv(
+        st, p, &rep, err, "EVAL", QSSO_USERS_REVOKE_LUA, "1",
+        qsso_users_sessions_key(p, username), NULL);
+
+    if (rc == QSSO_STORE_OK && count)
+        *count = rep->type == QSSO_REPLY_INTEGER ? (int)rep->integer : 0;
+    return rc;
+}
+
+qsso_store_rc_e qsso_users_list_sessions(qsso_store_t *st, apr_pool_t *p,
+                                         const char *username,
+                                         apr_array_header_t **keys,
+                                         const char **err)
+{
+    qsso_store_reply_t *rep;
+    qsso_store_rc_e rc = qsso_store_commandv(
+        st, p, &rep, err, "SMEMBERS", qsso_users_sessions_key(p, username),
+        NULL);
+    int i;
+
+    *keys = apr_array_make(p, 4, sizeof(const char *));
+    for (i = 0; rc == QSSO_STORE_OK && rep->type == QSSO_REPLY_ARRAY
+                && i < rep->elements->nelts; i++) {
+        qsso_store_reply_t *e = APR_ARRAY_IDX(rep->elements, i,
+                                              qsso_store_reply_t *);
+        if (e->type == QSSO_REPLY_STRING)
+            APR_ARRAY_PUSH(*keys, const char *) = e->str;
+    }
+    return rc;
+}
+
+int qsso_users_check_active(qsso_store_t *st, apr_pool_t *p,
+                            const char *username, qsso_err_t *err)
+{
+    qsso_user_t u;
+    const char *e = NULL;
+
+    switch (qsso_users_load(st, p, username, &u, &e)) {
+    case QSSO_STORE_OK:
+        if (u.active)
+            return QSSO_OK;
+        return qsso_err_set(p, err, 4009, "user \"%s\" was deactivated "
+                            "while signing in", QSSO_LOGV(username));
+    case QSSO_STORE_NOTFOUND:
+        return qsso_err_set(p, err, 4009, "user \"%s\" was deleted while "
+                            "signing in", QSSO_LOGV(username));
+    default:
+        return qsso_users_store_err(p, err, e);
+    }
 }

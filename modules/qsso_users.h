@@ -65,6 +65,29 @@ int qsso_users_login(qsso_store_t *st, apr_pool_t *p,
                      apr_time_t now, qsso_users_result_t *res,
                      qsso_err_t *err);
 
+/* Adds a session (its store key) to the user's index, which lives until
+ * the latest expires_at (Unix seconds). */
+qsso_store_rc_e qsso_users_add_session(qsso_store_t *st, apr_pool_t *p,
+                                       const char *username,
+                                       const char *session_key,
+                                       apr_int64_t expires_at,
+                                       const char **err);
+/* Deletes every session of username at once; *count (may be NULL) says
+ * how many index entries there were. */
+qsso_store_rc_e qsso_users_revoke_sessions(qsso_store_t *st, apr_pool_t *p,
+                                           const char *username, int *count,
+                                           const char **err);
+/* The session keys in username's index (some may have expired). */
+qsso_store_rc_e qsso_users_list_sessions(qsso_store_t *st, apr_pool_t *p,
+                                         const char *username,
+                                         apr_array_header_t **keys,
+                                         const char **err);
+/* QSSO_OK when username exists and is active, else 4009 or 3001: the
+ * last step of a login, after its session is indexed, so a deactivation
+ * that raced with the login still wins. */
+int qsso_users_check_active(qsso_store_t *st, apr_pool_t *p,
+                            const char *username, qsso_err_t *err);
+
 /* Appends an event (type, then field/value pairs, NULL-terminated) to the
  * bounded audit stream. */
 qsso_store_rc_e qsso_users_event(qsso_store_t *st, apr_pool_t *p,
