@@ -81,6 +81,7 @@ char *qsso_users_encode(apr_pool_t *p, const qsso_user_t *u)
     json_object_set_new(o, "source", json_string(u->source));
     json_object_set_new(o, "idp", json_string(u->idp));
     json_object_set_new(o, "active", json_boolean(u->active));
+    json_object_set_new(o, "deleted", json_boolean(u->deleted));
     json_object_set_new(o, "ssoLinked", json_boolean(u->sso_linked));
     json_object_set_new(o, "created", json_integer(u->created));
     json_object_set_new(o, "updated", json_integer(u->updated));
@@ -125,6 +126,7 @@ int qsso_users_decode(apr_pool_t *p, const char *data, qsso_user_t *out)
     out->source = qsso_users_str(p, o, "source");
     out->idp = qsso_users_str(p, o, "idp");
     out->active = json_is_true(json_object_get(o, "active"));
+    out->deleted = json_is_true(json_object_get(o, "deleted"));
     out->sso_linked = json_is_true(json_object_get(o, "ssoLinked"));
     out->created = json_integer_value(json_object_get(o, "created"));
     out->updated = json_integer_value(json_object_get(o, "updated"));
@@ -583,4 +585,50 @@ int qsso_users_check_active(qsso_store_t *st, apr_pool_t *p,
     default:
         return qsso_users_store_err(p, err, e);
     }
+}
+
+qsso_store_rc_e qsso_users_deactivate(qsso_store_t *st, apr_pool_t *p,
+                                      const char *username, int delete,
+                                      const char *actor, int *sessions,
+                                      const char **err)
+{
+    qsso_user_t u;
+    qsso_store_rc_e rc = qsso_users_load(st, p, username, &u, err);
+    int n = 0;
+
+    if (rc != QSSO_STORE_OK)
+        return rc;
+    u.active = 0;
+    u.deleted = u.deleted || delete;
+    u.updated = apr_time_sec(apr_time_now());
+    /* Inactive first, sessions second: a login in between re-reads the
+     * flag after indexing its session (qsso_users_check_active). */
+    if ((rc = qsso_users_save(st, p, &u, err)) != QSSO_STORE_OK
+        || (rc = qsso_users_revoke_sessions(st, p, u.username, &n, err))
+               != QSSO_STORE_OK)
+        return rc;
+    if (sessions)
+        *sessions = n;
+    return qsso_users_event(st, p, err, delete ? "user.deleted"
+                                               : "user.deactivated",
+                            "user", u.username, "actor", actor, "sessions",
+                            apr_itoa(p, n), NULL);
+}
+
+qsso_store_rc_e qsso_users_activate(qsso_store_t *st, apr_pool_t *p,
+                                    const char *username, const char *actor,
+                                    const char **err)
+{
+    qsso_user_t u;
+    qsso_store_rc_e rc = qsso_users_load(st, p, username, &u, err);
+
+    if (rc != QSSO_STORE_OK)
+        return rc;
+    u.active = 1;
+    u.deleted = 0;
+    u.updated = apr_time_sec(apr_time_now());
+    if ((rc = qsso_users_save(st, p, &u, err)) != QSSO_STORE_OK)
+        return rc;
+    return qsso_users_event(st, p, err, "user.activated", "user",
+                            u.username, "actor", actor, NULL);
 }

@@ -24,6 +24,7 @@ typedef struct {
     const char *source;            /* jit | scim | admin */
     const char *idp;               /* IdP of the last SSO login; "" = none */
     int active;
+    int deleted;                   /* SCIM DELETE: kept inactive, hidden */
     int sso_linked;                /* has signed in through SSO */
     apr_int64_t created;           /* Unix seconds */
     apr_int64_t updated;
@@ -87,6 +88,20 @@ qsso_store_rc_e qsso_users_list_sessions(qsso_store_t *st, apr_pool_t *p,
  * that raced with the login still wins. */
 int qsso_users_check_active(qsso_store_t *st, apr_pool_t *p,
                             const char *username, qsso_err_t *err);
+
+/* Deprovisioning, shared by SCIM and qssoctl: marks username inactive
+ * (and deleted, when `delete` is set) and then ends all its sessions, so
+ * the next request with an old cookie is sent to a login that is refused
+ * with 4009. Records a user.deactivated / user.deleted event naming actor.
+ * *sessions (may be NULL) gets the number of sessions ended. */
+qsso_store_rc_e qsso_users_deactivate(qsso_store_t *st, apr_pool_t *p,
+                                      const char *username, int delete,
+                                      const char *actor, int *sessions,
+                                      const char **err);
+/* Marks username active again (and not deleted); records user.activated. */
+qsso_store_rc_e qsso_users_activate(qsso_store_t *st, apr_pool_t *p,
+                                    const char *username, const char *actor,
+                                    const char **err);
 
 /* Appends an event (type, then field/value pairs, NULL-terminated) to the
  * bounded audit stream. */
