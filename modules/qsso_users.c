@@ -632,3 +632,99 @@ qsso_store_rc_e qsso_users_activate(qsso_store_t *st, apr_pool_t *p,
     return qsso_users_event(st, p, err, "user.activated", "user",
                             u.username, "actor", actor, NULL);
 }
+
+/* Loads the records under keys (one MGET) into users; keys whose value
+ * does not decode go to damaged, keys deleted meanwhile are skipped. */
+static qsso_store_rc_e qsso_users_load_keys(qsso_store_t *st, apr_pool_t *p,
+                                            const qsso_store_reply_t *keys,
+                                            apr_array_header_t *users,
+                                            apr_array_header_t *damaged,
+                                            const char **err)
+{
+    int n = keys->elements->nelts, i;
+    const char **argv = apr_palloc(p, sizeof(char *) * (apr_size_t)(n + 1));
+    apr_size_t *lens = apr_palloc(p, sizeof(apr_size_t)
+                                         * (apr_size_t)(n + 1));
+    qsso_store_reply_t *rep;
+    qsso_store_rc_e rc;
+
+    argv[0] = "MGET";
+    lens[0] = 4;
+    for (i = 0; i < n; i++) {
+        const qsso_store_reply_t *k = APR_ARRAY_IDX(keys->elements, i,
+                                                    qsso_store_reply_t *);
+        argv[i + 1] = k->str;
+        lens[i + 1] = k->len;
+    }
+    rc = qsso_store_command(st, p, n + 1, argv, lens, &rep, err);
+    for (i = 0; rc == QSSO_STORE_OK && rep->type == QSSO_REPLY_ARRAY
+                && i < rep->elements->nelts && i < n; i++) {
+        const qsso_store_reply_t *v = APR_ARRAY_IDX(rep->elements, i,
+                                                    qsso_store_reply_t *);
+        qsso_user_t *u;
+
+        if (v->type != QSSO_REPLY_STRING)
+            continue;
+        u = apr_array_push(users);
+        if (qsso_users_decode(p, v->str, u) != 0) {
+            apr_array_pop(users);
+            if (damaged)
+                APR_ARRAY_PUSH(damaged, const char *) = argv[i + 1];
+        }
+    }
+    return rc;
+}
+
+static int qsso_users_cmp_name(const void *a, const void *b)
+{
+    return strcasecmp(((const qsso_user_t *)a)->username,
+                      ((const qsso_user_t *)b)->username);
+}
+
+qsso_store_rc_e qsso_users_list(qsso_store_t *st, apr_pool_t *p,
+                                apr_array_header_t **users,
+                                apr_array_header_t **damaged,
+                                const char **err)
+{
+    const char *cursor = "0";
+    qsso_store_reply_t *rep;
+    qsso_store_rc_e rc;
+    int i, kept;
+
+    *users = apr_array_make(p, 64, sizeof(qsso_user_t));
+    if (damaged)
+        *damaged = apr_array_make(p, 1, sizeof(const char *));
+    /* SCAN, not KEYS: a large directory never blocks Redis for the other
+     * front ends. The pattern's colon keeps out qsso:user-email: and the
+     * other indexes. SCAN may return a key twice (during a rehash), so
+     * duplicates are dropped once the list is sorted. */
+    do {
+        const qsso_store_reply_t *next, *keys;
+
+        rc = qsso_store_commandv(st, p, &rep, err, "SCAN", cursor, "MATCH",
+                                 "qsso:user:*", "COUNT", "500", NULL);
+        if (rc != QSSO_STORE_OK)
+            return rc;
+        if (rep->type != QSSO_REPLY_ARRAY || rep->elements->nelts != 2) {
+            *err = "SCAN answered an odd reply";
+            return QSSO_STORE_ERROR;
+        }
+        next = APR_ARRAY_IDX(rep->elements, 0, qsso_store_reply_t *);
+        keys = APR_ARRAY_IDX(rep->elements, 1, qsso_store_reply_t *);
+        if (keys->type == QSSO_REPLY_ARRAY && keys->elements->nelts > 0
+            && (rc = qsso_users_load_keys(st, p, keys, *users,
+                                          damaged ? *damaged : NULL, err))
+                   != QSSO_STORE_OK)
+            return rc;
+        cursor = next->str ? next->str : "0";
+    } while (strcmp(cursor, "0"));
+    qsort((*users)->elts, (size_t)(*users)->nelts, sizeof(qsso_user_t),
+          qsso_users_cmp_name);
+    for (i = 1, kept = (*users)->nelts ? 1 : 0; i < (*users)->nelts; i++) {
+        qsso_user_t *all = (qsso_user_t *)(*users)->elts;
+        if (qsso_users_cmp_name(&all[kept - 1], &all[i]))
+            all[kept++] = all[i];
+    }
+    (*users)->nelts = kept;
+    return QSSO_STORE_OK;
+}

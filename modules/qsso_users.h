@@ -108,4 +108,13 @@ qsso_store_rc_e qsso_users_activate(qsso_store_t *st, apr_pool_t *p,
 qsso_store_rc_e qsso_users_event(qsso_store_t *st, apr_pool_t *p,
                                  const char **err, const char *type, ...);
 
+/* Every user record (SCAN of qsso:user:*, so Redis is never blocked),
+ * deleted ones included, sorted by username, as qsso_user_t in p. Keys
+ * whose record does not decode are skipped and listed in *damaged (which
+ * may be NULL). For qssoctl's listings and access reviews. */
+qsso_store_rc_e qsso_users_list(qsso_store_t *st, apr_pool_t *p,
+                                apr_array_header_t **users,
+                                apr_array_header_t **damaged,
+                                const char **err);
+
 #endif
