@@ -5,6 +5,7 @@
  */
 #include <stdarg.h>
 #include <string.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 
 #include "qsso_store.h"
@@ -27,49 +28,131 @@ void qsso_store_set_process(qsso_store_t *st)
     qsso_store_proc = st;
 }
 
+/* host:port, the port 1-65535; end is where parsing stopped. */
+static const char *qsso_store_parse_host(apr_pool_t *p, const char *s,
+                                         const char *stop,
+                                         qsso_store_host_t *out,
+                                         const char **end)
+{
+    const char *colon = strchr(s, ':');
+    char *e;
+    long port;
+
+    if (colon == NULL || colon >= stop)
+        return "has no port (host:6379)";
+    out->host = apr_pstrndup(p, s, (apr_size_t)(colon - s));
+    if (*out->host == '\0')
+        return "has no host";
+    if (!apr_isdigit(colon[1]))
+        return "has a port that is not 1-65535";
+    port = strtol(colon + 1, &e, 10);
+    if (port < 1 || port > 65535 || e != stop)
+        return "has a port that is not 1-65535";
+    out->port = (int)port;
+    *end = e;
+    return NULL;
+}
+
+static const char *qsso_store_parse_db(const char *d, int *db)
+{
+    char *end;
+    long v;
+
+    if (*d == '\0')
+        return NULL;
+    if (!apr_isdigit(*d))
+        return "has a database number that is not 0-15";
+    v = strtol(d, &end, 10);
+    if (*end != '\0' || v < 0 || v > 15)
+        return "has a database number that is not 0-15";
+    *db = (int)v;
+    return NULL;
+}
+
+/* user:pass@ before rest; returns what follows it. */
+static const char *qsso_store_parse_cred(apr_pool_t *p, const char *rest,
+                                         qsso_store_url_t *out,
+                                         const char **err)
+{
+    const char *at = strrchr(rest, '@');
+    const char *cred, *c;
+
+    *err = NULL;
+    if (at == NULL)
+        return rest;
+    cred = apr_pstrndup(p, rest, (apr_size_t)(at - rest));
+    if ((c = strchr(cred, ':')) == NULL) {
+        *err = "has credentials without ':' (use user:pass@ or :pass@)";
+        return rest;
+    }
+    out->user = c == cred ? NULL : apr_pstrndup(p, cred,
+                                                (apr_size_t)(c - cred));
+    out->pass = apr_pstrdup(p, c + 1);
+    return at + 1;
+}
+
+static const char *qsso_store_parse_sentinel(apr_pool_t *p, const char *rest,
+                                             qsso_store_url_t *out)
+{
+    const char *slash = strchr(rest, '/'), *s = rest, *end, *err, *m;
+
+    if (slash == NULL || slash[1] == '\0' || slash[1] == '/')
+        return "has no master name (redis+sentinel://h1:26379,h2:26379/"
+               "mymaster)";
+    out->sentinels = apr_array_make(p, 3, sizeof(qsso_store_host_t));
+    while (s < slash) {
+        const char *comma = memchr(s, ',', (apr_size_t)(slash - s));
+        const char *stop = comma ? comma : slash;
+        if ((err = qsso_store_parse_host(p, s, stop,
+                                         apr_array_push(out->sentinels),
+                                         &end)) != NULL)
+            return err;
+        s = stop + (comma ? 1 : 0);
+    }
+    m = slash + 1;
+    if ((slash = strchr(m, '/')) != NULL) {
+        out->master = apr_pstrndup(p, m, (apr_size_t)(slash - m));
+        if ((err = qsso_store_parse_db(slash + 1, &out->db)) != NULL)
+            return err;
+    }
+    else {
+        out->master = apr_pstrdup(p, m);
+    }
+    for (m = out->master; *m; m++)
+        if (!apr_isalnum(*m) && !strchr("-_.", *m))
+            return "has a master name with characters other than letters, "
+                   "digits and -_.";
+    return NULL;
+}
+
 const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
                                  qsso_store_url_t *out)
 {
-    const char *rest, *at, *slash, *colon;
-    char *end;
-    long port, db = 0;
+    const char *rest, *err, *end, *slash;
+    qsso_store_host_t h;
 
     memset(out, 0, sizeof(*out));
+    if (!strncasecmp(url, "redis+sentinel://", 17)) {
+        out->scheme = "redis+sentinel";
+        rest = qsso_store_parse_cred(p, url + 17, out, &err);
+        return err ? err : qsso_store_parse_sentinel(p, rest, out);
+    }
     if (strncasecmp(url, "redis://", 8))
         return "is not a store URL: expected redis://[user:pass@]host:port"
+               "[/db] or redis+sentinel://[user:pass@]h1:p1,h2:p2/MASTER"
                "[/db]";
     out->scheme = "redis";
-    rest = url + 8;
-    if ((at = strrchr(rest, '@')) != NULL) {
-        const char *cred = apr_pstrndup(p, rest, (apr_size_t)(at - rest));
-        const char *c = strchr(cred, ':');
-        if (c == NULL)
-            return "has credentials without ':' (use user:pass@ or :pass@)";
-        out->user = c == cred ? NULL : apr_pstrndup(p, cred,
-                                                    (apr_size_t)(c - cred));
-        out->pass = apr_pstrdup(p, c + 1);
-        rest = at + 1;
-    }
+    rest = qsso_store_parse_cred(p, url + 8, out, &err);
+    if (err)
+        return err;
     slash = strchr(rest, '/');
-    colon = strchr(rest, ':');
-    if (colon == NULL || (slash && colon > slash))
-        return "has no port (redis://host:6379)";
-    out->host = apr_pstrndup(p, rest, (apr_size_t)(colon - rest));
-    if (*out->host == '\0')
-        return "has no host";
-    port = strtol(colon + 1, &end, 10);
-    if (end == colon + 1 || port < 1 || port > 65535
-        || (*end != '\0' && *end != '/'))
-        return "has a port that is not 1-65535";
-    if (*end == '/' && end[1] != '\0') {
-        const char *d = end + 1;
-        db = strtol(d, &end, 10);
-        if (end == d || *end != '\0' || db < 0 || db > 15)
-            return "has a database number that is not 0-15";
-    }
-    out->port = (int)port;
-    out->db = (int)db;
-    return NULL;
+    if ((err = qsso_store_parse_host(p, rest, slash ? slash
+                                              : rest + strlen(rest),
+                                     &h, &end)) != NULL)
+        return err;
+    out->host = h.host;
+    out->port = h.port;
+    return slash ? qsso_store_parse_db(slash + 1, &out->db) : NULL;
 }
 
 const char *qsso_store_open(apr_pool_t *p, const char *url, int max_conns,

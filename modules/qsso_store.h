@@ -5,10 +5,17 @@
 #include "qsso.h"
 
 typedef struct {
-    const char *scheme;     /* "redis" */
     const char *host;
     int port;
-    const char *user;       /* NULL: no ACL user */
+} qsso_store_host_t;
+
+typedef struct {
+    const char *scheme;     /* "redis" or "redis+sentinel" */
+    const char *host;       /* redis: the server */
+    int port;
+    apr_array_header_t *sentinels;  /* redis+sentinel: qsso_store_host_t */
+    const char *master;     /* redis+sentinel: the monitored master's name */
+    const char *user;       /* NULL: no ACL user (servers and sentinels) */
     const char *pass;       /* NULL: no AUTH */
     int db;
 } qsso_store_url_t;
@@ -39,7 +46,9 @@ struct qsso_store_reply_t {
     apr_array_header_t *elements;   /* ARRAY: of qsso_store_reply_t * */
 };
 
-/* Parses redis://[user:pass@]host:port[/db]; NULL or what is wrong. */
+/* Parses redis://[user:pass@]host:port[/db] or
+ * redis+sentinel://[user:pass@]h1:p1,h2:p2/MASTER[/db]; NULL or what is
+ * wrong. */
 const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
                                  qsso_store_url_t *out);
 

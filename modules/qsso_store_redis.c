@@ -6,7 +6,13 @@
  * is destroyed and the command retried once on a fresh one, which is how
  * the module recovers by itself after Redis restarts. Replies are copied
  * into the caller's pool and freed before returning.
+ *
+ * With redis+sentinel:// a new connection asks the sentinels, in order,
+ * for the master and checks with ROLE that it is one. A failover shows up
+ * as an I/O error or a READONLY reply on an old connection: it is dropped
+ * and the retry asks the sentinels again, so no restart is needed.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <hiredis.h>
 #include <apr_reslist.h>
@@ -19,6 +25,7 @@
 
 typedef struct {
     qsso_store_url_t url;
+    const char *where;          /* for messages: server or sentinel master */
     apr_reslist_t *conns;
 } qsso_store_redis_t;
 
@@ -56,28 +63,120 @@ static int qsso_store_redis_login(redisContext *c, const qsso_store_url_t *u)
     return ok;
 }
 
-static apr_status_t qsso_store_redis_connect(void **res, void *param,
-                                             apr_pool_t *p)
+static redisContext *qsso_store_redis_dial(const char *host, int port)
 {
-    qsso_store_redis_t *rs = param;
     struct timeval ct = {QSSO_REDIS_CONNECT_MS / 1000,
                          (QSSO_REDIS_CONNECT_MS % 1000) * 1000};
     struct timeval cmd = {QSSO_REDIS_COMMAND_MS / 1000,
                           (QSSO_REDIS_COMMAND_MS % 1000) * 1000};
-    redisContext *c;
+    redisContext *c = redisConnectWithTimeout(host, port, ct);
 
-    (void)p;
-    c = redisConnectWithTimeout(rs->url.host, rs->url.port, ct);
     if (c == NULL || c->err) {
         apr_snprintf(qsso_store_redis_lasterr,
                      sizeof(qsso_store_redis_lasterr),
-                     "cannot connect to Redis at %s:%d: %s", rs->url.host,
-                     rs->url.port, c ? c->errstr : "out of memory");
+                     "cannot connect to Redis at %s:%d: %s", host, port,
+                     c ? c->errstr : "out of memory");
         if (c)
             redisFree(c);
-        return APR_EGENERAL;
+        return NULL;
     }
     redisSetTimeout(c, cmd);
+    return c;
+}
+
+/* Asks one sentinel where the master is: 0 with host and port set. */
+static int qsso_store_redis_ask(const qsso_store_url_t *u,
+                                const qsso_store_host_t *sen, char *host,
+                                apr_size_t hostlen, int *port)
+{
+    redisContext *c = qsso_store_redis_dial(sen->host, sen->port);
+    redisReply *rep;
+    int ok = 0;
+
+    if (c == NULL)
+        return -1;
+    /* Sentinels may run with the same ACL user/password, or none. */
+    if (u->pass) {
+        rep = u->user ? redisCommand(c, "AUTH %s %s", u->user, u->pass)
+                      : redisCommand(c, "AUTH %s", u->pass);
+        if (rep)
+            freeReplyObject(rep);
+    }
+    rep = redisCommand(c, "SENTINEL get-master-addr-by-name %s", u->master);
+    if (rep && rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
+        && rep->element[0]->type == REDIS_REPLY_STRING
+        && rep->element[1]->type == REDIS_REPLY_STRING) {
+        apr_cpystrn(host, rep->element[0]->str, hostlen);
+        *port = atoi(rep->element[1]->str);
+        ok = 1;
+    }
+    else {
+        apr_snprintf(qsso_store_redis_lasterr,
+                     sizeof(qsso_store_redis_lasterr),
+                     "sentinel %s:%d does not know master \"%s\"%s%s",
+                     sen->host, sen->port, u->master,
+                     rep && rep->type == REDIS_REPLY_ERROR ? ": " : "",
+                     rep && rep->type == REDIS_REPLY_ERROR ? rep->str : "");
+    }
+    if (rep)
+        freeReplyObject(rep);
+    redisFree(c);
+    return ok ? 0 : -1;
+}
+
+/* Is c a master? After a failover the old one comes back as a replica. */
+static int qsso_store_redis_is_master(redisContext *c)
+{
+    redisReply *rep = redisCommand(c, "ROLE");
+    int ok = rep && rep->type == REDIS_REPLY_ARRAY && rep->elements > 0
+             && rep->element[0]->type == REDIS_REPLY_STRING
+             && !strcmp(rep->element[0]->str, "master");
+
+    if (rep)
+        freeReplyObject(rep);
+    return ok;
+}
+
+/* Through the sentinels, in order, to the current master. */
+static redisContext *qsso_store_redis_dial_master(const qsso_store_url_t *u)
+{
+    char host[256];
+    int i, port = 0;
+
+    for (i = 0; i < u->sentinels->nelts; i++) {
+        redisContext *c;
+        if (qsso_store_redis_ask(u, &APR_ARRAY_IDX(u->sentinels, i,
+                                                   qsso_store_host_t),
+                                 host, sizeof(host), &port))
+            continue;
+        if ((c = qsso_store_redis_dial(host, port)) == NULL)
+            continue;
+        if (qsso_store_redis_login(c, u) && qsso_store_redis_is_master(c))
+            return c;
+        apr_snprintf(qsso_store_redis_lasterr,
+                     sizeof(qsso_store_redis_lasterr), "Redis at %s:%d, "
+                     "named master \"%s\" by a sentinel, is not a master "
+                     "(failover in progress?)", host, port, u->master);
+        redisFree(c);
+    }
+    return NULL;
+}
+
+static apr_status_t qsso_store_redis_connect(void **res, void *param,
+                                             apr_pool_t *p)
+{
+    qsso_store_redis_t *rs = param;
+    redisContext *c;
+
+    (void)p;
+    if (rs->url.sentinels) {
+        if ((c = qsso_store_redis_dial_master(&rs->url)) == NULL)
+            return APR_EGENERAL;
+        *res = c;
+        return APR_SUCCESS;
+    }
+    if ((c = qsso_store_redis_dial(rs->url.host, rs->url.port)) == NULL)
+        return APR_EGENERAL;
     if (!qsso_store_redis_login(c, &rs->url)) {
         redisFree(c);
         return APR_EGENERAL;
@@ -103,7 +202,23 @@ static const char *qsso_store_redis_open(apr_pool_t *p,
     apr_status_t rv;
 
     rs->url = *u;
-    rs->url.host = apr_pstrdup(p, u->host);
+    rs->url.host = u->host ? apr_pstrdup(p, u->host) : NULL;
+    rs->url.master = u->master ? apr_pstrdup(p, u->master) : NULL;
+    rs->url.user = u->user ? apr_pstrdup(p, u->user) : NULL;
+    rs->url.pass = u->pass ? apr_pstrdup(p, u->pass) : NULL;
+    if (u->sentinels) {
+        int i;
+        rs->url.sentinels = apr_array_copy(p, u->sentinels);
+        for (i = 0; i < rs->url.sentinels->nelts; i++) {
+            qsso_store_host_t *h = &APR_ARRAY_IDX(rs->url.sentinels, i,
+                                                  qsso_store_host_t);
+            h->host = apr_pstrdup(p, h->host);
+        }
+    }
+    rs->where = u->sentinels
+        ? apr_psprintf(p, "the master \"%s\" of %d sentinel(s)", u->master,
+                       u->sentinels->nelts)
+        : apr_psprintf(p, "Redis at %s:%d", u->host, u->port);
     if (max_conns < 1)
         max_conns = 1;
     rv = apr_reslist_create(&rs->conns, 0, max_conns, max_conns, 0,
@@ -138,13 +253,17 @@ static redisReply *qsso_store_redis_run(qsso_store_redis_t *rs, apr_pool_t *p,
             return NULL;
         }
         rep = redisCommandArgv(c, argc, argv, argvlen);
-        if (rep != NULL && c->err == 0) {
+        /* READONLY: this server was demoted by a failover; drop the
+         * connection so the next one asks the sentinels again. */
+        if (rep != NULL && c->err == 0
+            && !(rep->type == REDIS_REPLY_ERROR
+                 && !strncmp(rep->str, "READONLY", 8))) {
             apr_reslist_release(rs->conns, c);
             return rep;
         }
-        *err = apr_psprintf(p, "Redis at %s:%d: %s", rs->url.host,
-                            rs->url.port, c->errstr[0] ? c->errstr
-                                                       : "I/O error");
+        *err = apr_psprintf(p, "%s: %s", rs->where,
+                            c->err == 0 && rep ? rep->str
+                            : c->errstr[0] ? c->errstr : "I/O error");
         if (rep)
             freeReplyObject(rep);
         apr_reslist_invalidate(rs->conns, c);
