@@ -497,8 +497,8 @@ static const char *qsso_config_set_value(cmd_parms *cmd, void *cv,
 
 const command_rec qsso_config_cmds[] = {
     AP_INIT_TAKE1("QSSOStore", qsso_config_set_store, NULL, RSRC_CONF,
-                  "Where sessions, pending requests and the replay cache "
-                  "live: redis://[user:pass@]host:port[/db]."),
+                  "Where sessions, pending requests, the replay cache and "
+                  "the user directory live."),
     QSSO_DIR_TAKE1("QSSOSPBaseURL", qsso_config_set_base_url,
                    "The public scheme://host[:port] of the site as browsers "
                    "see it."),
