@@ -11,7 +11,7 @@ PACKAGES=(
     libssl-dev zlib1g-dev libjansson-dev
     libcmocka-dev
     python3 python3-pysaml2 python3-pytest python3-lxml python3-requests
-    openssl curl
+    openssl curl wrk
 )
 
 missing=()

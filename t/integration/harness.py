@@ -158,10 +158,13 @@ class Httpd:
                  "LogLevel warn qsso:info",
                  "ErrorLogFormat \"[%l] %M\"",
                  "TypesConfig /etc/mime.types",
-                 "StartServers 1", "ServerLimit 2", "ThreadsPerChild 8",
+                 "StartServers 2", "ServerLimit 2", "ThreadsPerChild 8",
                  "MaxRequestWorkers 16", "ThreadLimit 8",
-                 "MinSpareThreads 1", "MaxSpareThreads 16",
-                 "Timeout 10", "KeepAlive On"]
+                 "MinSpareThreads 8", "MaxSpareThreads 16",
+                 "Timeout 10", "KeepAlive On",
+                 # wrk counts the close after the 100th request of a
+                 # keep-alive connection as a read error
+                 "MaxKeepAliveRequests 0"]
         if os.getuid() == 0:
             lines += ["User www-data", "Group www-data"]
         for m in BASE_MODULES:
