@@ -40,6 +40,8 @@ static const char qsso_ctl_usage_text[] =
     "  events [--follow] [--count N]  the audit stream (qsso:events)\n"
     "  review --inactive-days N [--csv]\n"
     "                                 users idle N days or never signed in\n"
+    "  check-config FILE              apache2 -t on FILE, explained\n"
+    "  check-metadata FILE            IdP metadata: endpoints, certificates\n"
     "\n"
     "Exit status: 0 ok, 1 failed or refused, 2 usage, 3 store unreachable,\n"
     "4 no such user.\n";
@@ -54,6 +56,8 @@ static const qsso_ctl_cmd_t qsso_ctl_cmds[] = {
     {"sessions", qsso_ctl_sessions},
     {"events", qsso_ctl_events},
     {"review", qsso_ctl_review},
+    {"check-config", qsso_ctl_check_config},
+    {"check-metadata", qsso_ctl_check_metadata},
     {NULL, NULL}
 };
 
