@@ -42,6 +42,10 @@ static const char qsso_ctl_usage_text[] =
     "                                 users idle N days or never signed in\n"
     "  check-config FILE              apache2 -t on FILE, explained\n"
     "  check-metadata FILE            IdP metadata: endpoints, certificates\n"
+    "  decode RESPONSE [--xml]        decode a captured SAMLResponse\n"
+    "  decode RESPONSE --metadata FILE --sp-entity-id ID --acs-url URL\n"
+    "         [--now ISO8601 | --at-issue-instant] [--skew SECONDS] [--xml]\n"
+    "                                 ... and verify it as the ACS would\n"
     "\n"
     "Exit status: 0 ok, 1 failed or refused, 2 usage, 3 store unreachable,\n"
     "4 no such user.\n";
@@ -58,6 +62,7 @@ static const qsso_ctl_cmd_t qsso_ctl_cmds[] = {
     {"review", qsso_ctl_review},
     {"check-config", qsso_ctl_check_config},
     {"check-metadata", qsso_ctl_check_metadata},
+    {"decode", qsso_ctl_decode},
     {NULL, NULL}
 };
 

@@ -79,5 +79,6 @@ int qsso_ctl_review(qsso_ctl_t *ctl, int argc, const char **argv);
 int qsso_ctl_events(qsso_ctl_t *ctl, int argc, const char **argv);
 int qsso_ctl_check_config(qsso_ctl_t *ctl, int argc, const char **argv);
 int qsso_ctl_check_metadata(qsso_ctl_t *ctl, int argc, const char **argv);
+int qsso_ctl_decode(qsso_ctl_t *ctl, int argc, const char **argv);
 
 #endif
