@@ -3,8 +3,9 @@
  * qsso:user:<lower-case username> (usernames compare case-insensitively,
  * as SCIM's userName does); qsso:user-email:<lower-case email> is a set of
  * the usernames with that email, so a login can tell "one existing user"
- * from "several people" before it links anything. Audit events go to a
- * Redis stream capped at QSSO_USERS_EVENTS_MAX entries.
+ * from "several people" before it links anything; qsso:user-id:<id> names
+ * the record of each id, written with the record, for SCIM. Audit events
+ * go to a Redis stream capped at QSSO_USERS_EVENTS_MAX entries.
  *
  * Migration never merges two different people: a rename needs the bare
  * record's email to be the IdP's, a link needs exactly one unlinked record
@@ -57,6 +58,13 @@ static const char *qsso_users_email_key(apr_pool_t *p, const char *email)
 {
     return apr_pstrcat(p, "qsso:user-email:", qsso_users_lower(p, email),
                        NULL);
+}
+
+/* The record an ID names, so SCIM finds any user (JIT ones too) by the ID
+ * it was given; written with every record. */
+static const char *qsso_users_id_key(apr_pool_t *p, const char *id)
+{
+    return apr_pstrcat(p, "qsso:user-id:", id, NULL);
 }
 
 char *qsso_users_encode(apr_pool_t *p, const qsso_user_t *u)
@@ -167,13 +175,19 @@ static qsso_store_rc_e qsso_users_write(qsso_store_t *st, apr_pool_t *p,
 {
     const char *json = qsso_users_encode(p, u);
     const char *key = qsso_users_key(p, u->username);
+    const char *name = qsso_users_lower(p, u->username);
+    qsso_store_rc_e rc;
 
     if (json == NULL) {
         *err = "cannot encode a user record";
         return QSSO_STORE_ERROR;
     }
-    return only_new ? qsso_store_add(st, p, key, json, strlen(json), 0, err)
-                    : qsso_store_set(st, p, key, json, strlen(json), 0, err);
+    rc = only_new ? qsso_store_add(st, p, key, json, strlen(json), 0, err)
+                  : qsso_store_set(st, p, key, json, strlen(json), 0, err);
+    if (rc == QSSO_STORE_OK && u->id && *u->id)
+        rc = qsso_store_set(st, p, qsso_users_id_key(p, u->id), name,
+                            strlen(name), 0, err);
+    return rc;
 }
 
 qsso_store_rc_e qsso_users_save(qsso_store_t *st, apr_pool_t *p,
@@ -727,4 +741,81 @@ qsso_store_rc_e qsso_users_list(qsso_store_t *st, apr_pool_t *p,
     }
     (*users)->nelts = kept;
     return QSSO_STORE_OK;
+}
+
+/* ---- whole records, for SCIM -------------------------------------------- */
+
+qsso_store_rc_e qsso_users_load_by_id(qsso_store_t *st, apr_pool_t *p,
+                                      const char *id, qsso_user_t *out,
+                                      const char **err)
+{
+    apr_array_header_t *all;
+    char *name = NULL;
+    apr_size_t len = 0;
+    qsso_store_rc_e rc = qsso_store_get(st, p, qsso_users_id_key(p, id),
+                                        &name, &len, err);
+    int i;
+
+    if (rc == QSSO_STORE_OK) {
+        rc = qsso_users_load(st, p, name, out, err);
+        /* A stale entry (the name now holds another record) is a miss. */
+        return rc == QSSO_STORE_OK && strcmp(out->id, id)
+                   ? QSSO_STORE_NOTFOUND : rc;
+    }
+    if (rc != QSSO_STORE_NOTFOUND)
+        return rc;
+    /* Records written before the index existed: look once, then index. */
+    if ((rc = qsso_users_list(st, p, &all, NULL, err)) != QSSO_STORE_OK)
+        return rc;
+    for (i = 0; i < all->nelts; i++) {
+        const qsso_user_t *u = &APR_ARRAY_IDX(all, i, qsso_user_t);
+        if (strcmp(u->id, id))
+            continue;
+        *out = *u;
+        name = qsso_users_lower(p, u->username);
+        return qsso_store_set(st, p, qsso_users_id_key(p, id), name,
+                              strlen(name), 0, err);
+    }
+    return QSSO_STORE_NOTFOUND;
+}
+
+qsso_store_rc_e qsso_users_create_record(qsso_store_t *st, apr_pool_t *p,
+                                         const qsso_user_t *u,
+                                         const char **err)
+{
+    qsso_store_rc_e rc = qsso_users_write(st, p, u, 1, err);
+
+    return rc == QSSO_STORE_OK
+               ? qsso_users_index(st, p, "SADD", u->email, u->username, err)
+               : rc;
+}
+
+qsso_store_rc_e qsso_users_replace(qsso_store_t *st, apr_pool_t *p,
+                                   const qsso_user_t *old,
+                                   const qsso_user_t *u, const char **err)
+{
+    int renamed = strcasecmp(old->username, u->username) != 0;
+    qsso_store_reply_t *rep;
+    qsso_store_rc_e rc = qsso_users_write(st, p, u, renamed, err);
+
+    if (rc != QSSO_STORE_OK)
+        return rc;
+    /* The old name's sessions carry the old name, which no deactivation
+     * would find any more: they end, and the user signs in again. */
+    if (renamed
+        && ((rc = qsso_store_del(st, p, qsso_users_key(p, old->username),
+                                 err)) != QSSO_STORE_OK
+            || (rc = qsso_users_revoke_sessions(st, p, old->username, NULL,
+                                                err)) != QSSO_STORE_OK))
+        return rc;
+    if ((renamed || strcasecmp(old->email, u->email))
+        && ((rc = qsso_users_index(st, p, "SREM", old->email, old->username,
+                                   err)) != QSSO_STORE_OK
+            || (rc = qsso_users_index(st, p, "SADD", u->email, u->username,
+                                      err)) != QSSO_STORE_OK))
+        return rc;
+    if (strcmp(old->id, u->id))
+        rc = qsso_store_commandv(st, p, &rep, err, "DEL",
+                                 qsso_users_id_key(p, old->id), NULL);
+    return rc;
 }

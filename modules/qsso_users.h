@@ -117,4 +117,22 @@ qsso_store_rc_e qsso_users_list(qsso_store_t *st, apr_pool_t *p,
                                 apr_array_header_t **damaged,
                                 const char **err);
 
+/* The record whose id is id (through qsso:user-id:<id>; records older
+ * than that index are found by a listing once and then indexed):
+ * QSSO_STORE_OK, NOTFOUND or ERROR. Deleted records are returned too. */
+qsso_store_rc_e qsso_users_load_by_id(qsso_store_t *st, apr_pool_t *p,
+                                      const char *id, qsso_user_t *out,
+                                      const char **err);
+/* Writes a new record and indexes its email; QSSO_STORE_EXISTS when the
+ * username (compared case-insensitively) is taken. */
+qsso_store_rc_e qsso_users_create_record(qsso_store_t *st, apr_pool_t *p,
+                                         const qsso_user_t *u,
+                                         const char **err);
+/* Replaces the record old with u, keeping the email and id indexes right.
+ * A new username must be free (else QSSO_STORE_EXISTS and nothing
+ * changed); renaming ends the sessions of the old name. */
+qsso_store_rc_e qsso_users_replace(qsso_store_t *st, apr_pool_t *p,
+                                   const qsso_user_t *old,
+                                   const qsso_user_t *u, const char **err);
+
 #endif
