@@ -60,6 +60,18 @@ typedef struct {
     void *xmlsec_key;              /* xmlSecKeyPtr, enveloped signatures */
 } qsso_key_t;
 
+/* One hash line of QSSOSCIMTokenFile: the SHA-256 of a bearer token. */
+typedef struct {
+    unsigned char sha256[32];
+    int line;                      /* in the file, for the audit event */
+} qsso_scim_hash_t;
+
+/* QSSOSCIMTokenFile, read when the config is parsed. */
+typedef struct {
+    const char *file;
+    apr_array_header_t *hashes;    /* of qsso_scim_hash_t; never empty */
+} qsso_scim_tokens_t;
+
 /* Per-directory configuration; every field may be overridden inside. */
 typedef struct {
     const char *section;           /* the <Location> or <Directory> it came from */
@@ -102,6 +114,7 @@ typedef struct {
     int notify_user_creation;
     int update_attributes;
     int pass_headers;
+    qsso_scim_tokens_t *scim_tokens;      /* NULL = no SCIM here */
 } qsso_dir_conf_t;
 
 /* One line of QSSOUserTypeMap, QSSODivisionMap or QSSOGroupMap. */

@@ -20,6 +20,7 @@
 #include "qsso_config.h"
 #include "qsso_keys.h"
 #include "qsso_metadata.h"
+#include "qsso_scim_token.h"
 #include "qsso_store.h"
 
 APLOG_USE_MODULE(qsso);
@@ -113,6 +114,7 @@ void *qsso_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     n->update_attributes =
         QSSO_MERGE(add->update_attributes, base->update_attributes);
     n->pass_headers = QSSO_MERGE(add->pass_headers, base->pass_headers);
+    n->scim_tokens = QSSO_MERGE_PTR(add->scim_tokens, base->scim_tokens);
     return n;
 }
 
@@ -480,6 +482,17 @@ static const char *qsso_config_set_value(cmd_parms *cmd, void *cv,
     return NULL;
 }
 
+/* Read here, so configtest names a bad line; tokens are never logged. */
+static const char *qsso_config_set_scim_tokens(cmd_parms *cmd, void *cv,
+                                               const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    const char *file = ap_server_root_relative(cmd->pool, arg);
+    const char *err = qsso_scim_token_load(cmd->pool, file, &c->scim_tokens);
+
+    return err ? apr_psprintf(cmd->pool, "QSSOSCIMTokenFile: %s", err) : NULL;
+}
+
 #define QSSO_DIR_FLAG(name, field, help)                                   \
     AP_INIT_FLAG(name, ap_set_flag_slot,                                   \
                  (void *)APR_OFFSETOF(qsso_dir_conf_t, field),             \
@@ -599,6 +612,9 @@ const command_rec qsso_config_cmds[] = {
                     "An extra SAML attribute captured for dashboards."),
     QSSO_DIR_FLAG("QSSOPassHeaders", pass_headers,
                   "Also send the user's fields as X-QSSO-* request headers."),
+    QSSO_DIR_TAKE1("QSSOSCIMTokenFile", qsso_config_set_scim_tokens,
+                   "The file of SHA-256 hashes of the bearer tokens a SCIM "
+                   "client may use."),
     {NULL}
 };
 
@@ -639,8 +655,8 @@ static int qsso_config_is_prefix(const char *prefix, const char *path)
 
 /* Every module's config for `path`, merged the way a location walk would
  * (non-regex <Location> sections whose path is a prefix, in order). */
-static ap_conf_vector_t *qsso_config_for_path(apr_pool_t *p, server_rec *s,
-                                              const char *path)
+ap_conf_vector_t *qsso_config_for_path(apr_pool_t *p, server_rec *s,
+                                       const char *path)
 {
     core_server_config *sconf =
         ap_get_core_module_config(s->module_config);

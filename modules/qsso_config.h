@@ -49,6 +49,11 @@ const char *qsso_conf_base_url(const qsso_dir_conf_t *c, request_rec *r);
  * identity policy of the page a login lands on. In r->pool. */
 const qsso_dir_conf_t *qsso_conf_for_landing(request_rec *r,
                                              const char *path);
+/* Every module's config for a local path, merged the way a location
+ * walk would (non-regex <Location> sections whose path is a prefix, in
+ * order), in p. For startup checks. */
+ap_conf_vector_t *qsso_config_for_path(apr_pool_t *p, server_rec *s,
+                                       const char *path);
 /* base URL + endpoint path + "/acs" */
 const char *qsso_conf_acs_url(const qsso_dir_conf_t *c, request_rec *r);
 
