@@ -135,6 +135,13 @@ int qsso_ctl_store_open(qsso_ctl_t *ctl)
         return QSSO_CTL_EXIT_OK;
     if ((err = qsso_store_parse_url(ctl->p, ctl->store_url, &u)) != NULL)
         return qsso_ctl_usage("--store '%s' %s", shown, err);
+    /* A shm store lives in one httpd's shared memory and has no user
+     * directory: there is nothing another process could administer. */
+    if (u.scheme && !strcasecmp(u.scheme, "shm"))
+        return qsso_ctl_usage("--store '%s': qssoctl needs the Redis store "
+                              "the module uses (redis://...); a shm store "
+                              "is private to one httpd and holds no user "
+                              "directory", shown);
     if ((err = qsso_store_open(ctl->p, ctl->store_url, 1, &ctl->store))
         != NULL)
         return qsso_ctl_fail(QSSO_CTL_EXIT_STORE, "store %s: %s", shown,

@@ -576,6 +576,7 @@ def test_decode_with_other_idp_metadata_fails_the_signature(ctl, captured,
     ["decode", "resp", "--skew", "9x", "--metadata", "m",
      "--sp-entity-id", "s", "--acs-url", "a"],
     ["--store", "http://127.0.0.1:6379", "users", "list"],
+    ["--store", "shm", "users", "list"],
 ])
 def test_bad_arguments_print_usage_on_stderr_and_exit_2(ctl, args):
     r = ctl(*args, store=False)
