@@ -22,6 +22,7 @@
 #include "modules/qsso_config.h"
 #include "modules/qsso_errors.h"
 #include "modules/qsso_login.h"
+#include "modules/qsso_scim.h"
 #include "modules/qsso_session.h"
 #include "modules/qsso_store.h"
 
@@ -51,8 +52,10 @@ static const struct {
 static int qsso_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                                   apr_pool_t *ptemp, server_rec *s)
 {
+    int rc = qsso_config_check(pconf, ptemp, s);
+
     (void)plog;
-    return qsso_config_check(pconf, ptemp, s);
+    return qsso_scim_check_config(ptemp, s) == OK ? rc : !OK;
 }
 
 static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s)
@@ -159,6 +162,8 @@ static int qsso_hook_handler(request_rec *r)
     const char *name = qsso_endpoint_name(r, c);
     apr_size_t i;
 
+    if (r->handler && !strcmp(r->handler, QSSO_SCIM_HANDLER))
+        return qsso_scim_handle(r, c);
     for (i = 0; name && i < sizeof(qsso_endpoints) / sizeof(*qsso_endpoints);
          i++)
         if (!strcmp(name, qsso_endpoints[i].name))

@@ -1,0 +1,770 @@
+/*
+ * SCIM /Groups (RFC 7643 4.2). A group is a record under
+ * qsso:group:<id> (displayName, externalId, member user ids) with
+ * qsso:group-name:<lower-case displayName> -> id for uniqueness and
+ * lookups. Membership is mirrored into the groups field of each member's
+ * user record, which holds display names: that is what a login puts in
+ * the session, QSSO_GROUPS exports and Require qsso-group tests. Every
+ * change to members or to the display name edits both sides; the group
+ * record is written last, so a failure in between leaves a state that
+ * the client's retry repairs. Needs no request.
+ */
+#include <string.h>
+#include <jansson.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+
+#include "qsso.h"
+#include "qsso_codec.h"
+#include "qsso_scim_filter.h"
+#include "qsso_scim_groups.h"
+#include "qsso_scim_schema.h"
+#include "qsso_users.h"
+
+#define QSSO_SCIM_GROUPS_NAME_MAX 256
+#define QSSO_SCIM_GROUPS_MEMBERS_MAX 100000
+
+typedef struct {
+    const char *id;
+    const char *display_name;
+    const char *external_id;       /* "" = none */
+    apr_array_header_t *members;   /* of const char *: user ids */
+    apr_int64_t created;           /* Unix seconds */
+    apr_int64_t updated;
+} qsso_scim_group_t;
+
+static char *qsso_scim_groups_lower(apr_pool_t *p, const char *s)
+{
+    char *out = apr_pstrdup(p, s), *o;
+
+    for (o = out; *o; o++)
+        *o = (char)apr_tolower(*o);
+    return out;
+}
+
+static const char *qsso_scim_groups_key(apr_pool_t *p, const char *id)
+{
+    return apr_pstrcat(p, "qsso:group:", id, NULL);
+}
+
+static const char *qsso_scim_groups_name_key(apr_pool_t *p,
+                                             const char *name)
+{
+    return apr_pstrcat(p, "qsso:group-name:",
+                       qsso_scim_groups_lower(p, name), NULL);
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+static char *qsso_scim_groups_encode(apr_pool_t *p, const qsso_scim_group_t *g)
+{
+    json_t *m = json_array(), *o;
+    char *dump, *out;
+    int i;
+
+    for (i = 0; i < g->members->nelts; i++)
+        json_array_append_new(m, json_string(
+            APR_ARRAY_IDX(g->members, i, const char *)));
+    o = json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "id", g->id,
+                  "displayName", g->display_name, "externalId",
+                  g->external_id, "members", m, "created",
+                  (json_int_t)g->created, "updated", (json_int_t)g->updated);
+    dump = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(o);
+    out = dump ? apr_pstrdup(p, dump) : NULL;
+    free(dump);
+    return out;
+}
+
+static int qsso_scim_groups_decode(apr_pool_t *p, const char *data,
+                                   qsso_scim_group_t *g)
+{
+    json_t *o = json_loads(data, JSON_REJECT_DUPLICATES, NULL), *m, *x;
+    const char *id = json_string_value(json_object_get(o, "id"));
+    const char *name = json_string_value(json_object_get(o, "displayName"));
+    const char *ext = json_string_value(json_object_get(o, "externalId"));
+    size_t i;
+
+    if (id == NULL || name == NULL) {
+        json_decref(o);
+        return -1;
+    }
+    g->id = apr_pstrdup(p, id);
+    g->display_name = apr_pstrdup(p, name);
+    g->external_id = apr_pstrdup(p, ext ? ext : "");
+    g->created = json_integer_value(json_object_get(o, "created"));
+    g->updated = json_integer_value(json_object_get(o, "updated"));
+    m = json_object_get(o, "members");
+    g->members = apr_array_make(p, (int)json_array_size(m) + 1,
+                                sizeof(const char *));
+    json_array_foreach(m, i, x)
+        if (json_is_string(x))
+            APR_ARRAY_PUSH(g->members, const char *) =
+                apr_pstrdup(p, json_string_value(x));
+    json_decref(o);
+    return 0;
+}
+
+/* 0, 404 or 503 (set). */
+static int qsso_scim_groups_load(qsso_scim_call_t *c, const char *id,
+                                 qsso_scim_group_t *g)
+{
+    char *val = NULL;
+    apr_size_t len = 0;
+    const char *e = NULL, *s;
+
+    for (s = id; apr_isalnum(*s); s++)
+        ;
+    if (*s || s - id > 64)
+        return qsso_scim_fail(c, 404, NULL, "no group has id \"%s\"", id);
+    switch (qsso_store_get(c->st, c->p, qsso_scim_groups_key(c->p, id), &val,
+                           &len, &e)) {
+    case QSSO_STORE_OK:
+        if (qsso_scim_groups_decode(c->p, val, g) == 0)
+            return 0;
+        return qsso_scim_fail_store(c, "loading a group", "damaged record");
+    case QSSO_STORE_NOTFOUND:
+        return qsso_scim_fail(c, 404, NULL, "no group has id \"%s\"", id);
+    default:
+        return qsso_scim_fail_store(c, "loading a group", e);
+    }
+}
+
+static int qsso_scim_groups_save(qsso_scim_call_t *c,
+                                 const qsso_scim_group_t *g)
+{
+    const char *json = qsso_scim_groups_encode(c->p, g), *e = NULL;
+
+    if (json == NULL)
+        return qsso_scim_fail(c, 400, "invalidValue", "the group cannot be "
+                              "encoded");
+    if (qsso_store_set(c->st, c->p, qsso_scim_groups_key(c->p, g->id), json,
+                       strlen(json), 0, &e) != QSSO_STORE_OK)
+        return qsso_scim_fail_store(c, "saving a group", e);
+    return 0;
+}
+
+/* Every group (SCAN, one MGET per batch), sorted by display name. */
+static int qsso_scim_groups_cmp(const void *a, const void *b)
+{
+    return strcasecmp(((const qsso_scim_group_t *)a)->display_name,
+                      ((const qsso_scim_group_t *)b)->display_name);
+}
+
+static int qsso_scim_groups_list(qsso_scim_call_t *c,
+                                 apr_array_header_t **out)
+{
+    const char *cursor = "0", *e = NULL;
+    qsso_store_reply_t *rep, *vals;
+    int i;
+
+    *out = apr_array_make(c->p, 16, sizeof(qsso_scim_group_t));
+    do {
+        const qsso_store_reply_t *keys;
+        const char **argv;
+        apr_size_t *lens;
+        if (qsso_store_commandv(c->st, c->p, &rep, &e, "SCAN", cursor,
+                                "MATCH", "qsso:group:*", "COUNT", "500",
+                                NULL) != QSSO_STORE_OK
+            || rep->type != QSSO_REPLY_ARRAY || rep->elements->nelts != 2)
+            return qsso_scim_fail_store(c, "listing groups", e);
+        cursor = APR_ARRAY_IDX(rep->elements, 0, qsso_store_reply_t *)->str;
+        keys = APR_ARRAY_IDX(rep->elements, 1, qsso_store_reply_t *);
+        if (keys->type != QSSO_REPLY_ARRAY || keys->elements->nelts == 0)
+            continue;
+        argv = apr_palloc(c->p, sizeof(char *) * (keys->elements->nelts + 1));
+        lens = apr_palloc(c->p, sizeof(*lens) * (keys->elements->nelts + 1));
+        argv[0] = "MGET";
+        lens[0] = 4;
+        for (i = 0; i < keys->elements->nelts; i++) {
+            const qsso_store_reply_t *k = APR_ARRAY_IDX(
+                keys->elements, i, qsso_store_reply_t *);
+            argv[i + 1] = k->str;
+            lens[i + 1] = k->len;
+        }
+        if (qsso_store_command(c->st, c->p, keys->elements->nelts + 1, argv,
+                               lens, &vals, &e) != QSSO_STORE_OK)
+            return qsso_scim_fail_store(c, "listing groups", e);
+        for (i = 0; vals->type == QSSO_REPLY_ARRAY
+                    && i < vals->elements->nelts; i++) {
+            const qsso_store_reply_t *v = APR_ARRAY_IDX(
+                vals->elements, i, qsso_store_reply_t *);
+            if (v->type == QSSO_REPLY_STRING
+                && qsso_scim_groups_decode(c->p, v->str,
+                                           apr_array_push(*out)))
+                apr_array_pop(*out);
+        }
+    } while (cursor && strcmp(cursor, "0"));
+    qsort((*out)->elts, (size_t)(*out)->nelts, sizeof(qsso_scim_group_t),
+          qsso_scim_groups_cmp);
+    return 0;
+}
+
+/* ---- the members' user records ------------------------------------------ */
+
+static int qsso_scim_groups_has(const apr_array_header_t *a, const char *s,
+                                int nocase)
+{
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++)
+        if (nocase ? !strcasecmp(APR_ARRAY_IDX(a, i, const char *), s)
+                   : !strcmp(APR_ARRAY_IDX(a, i, const char *), s))
+            return 1;
+    return 0;
+}
+
+/* user's groups without old, plus name when it is set */
+static apr_array_header_t *qsso_scim_groups_edit(apr_pool_t *p,
+                                                 const apr_array_header_t *in,
+                                                 const char *old,
+                                                 const char *name)
+{
+    apr_array_header_t *out = apr_array_make(p, in->nelts + 1,
+                                             sizeof(const char *));
+    int i;
+
+    for (i = 0; i < in->nelts; i++) {
+        const char *g = APR_ARRAY_IDX(in, i, const char *);
+        if (strcmp(g, old) && (name == NULL || strcmp(g, name)))
+            APR_ARRAY_PUSH(out, const char *) = g;
+    }
+    if (name)
+        APR_ARRAY_PUSH(out, const char *) = name;
+    return out;
+}
+
+/* Brings the user records of old_members (under old_name) and of
+ * new_members (under new_name) in line. Added members must exist and be
+ * active-or-inactive users, not deleted ones: checked before anything is
+ * written. */
+static int qsso_scim_groups_sync(qsso_scim_call_t *c, const char *old_name,
+                                 const apr_array_header_t *old_members,
+                                 const char *new_name,
+                                 const apr_array_header_t *new_members)
+{
+    apr_array_header_t *all = apr_array_make(c->p, 8, sizeof(const char *));
+    apr_array_header_t *users = apr_array_make(c->p, 8, sizeof(qsso_user_t));
+    const char *e = NULL;
+    int i;
+
+    for (i = 0; old_members && i < old_members->nelts; i++)
+        APR_ARRAY_PUSH(all, const char *) =
+            APR_ARRAY_IDX(old_members, i, const char *);
+    for (i = 0; i < new_members->nelts; i++)
+        if (!qsso_scim_groups_has(all, APR_ARRAY_IDX(new_members, i,
+                                                     const char *), 0))
+            APR_ARRAY_PUSH(all, const char *) =
+                APR_ARRAY_IDX(new_members, i, const char *);
+    for (i = 0; i < all->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(all, i, const char *);
+        qsso_user_t *u = apr_array_push(users);
+        int added = !qsso_scim_groups_has(old_members, id, 0);
+        qsso_store_rc_e rc = qsso_users_load_by_id(c->st, c->p, id, u, &e);
+        if (rc == QSSO_STORE_ERROR)
+            return qsso_scim_fail_store(c, "loading a member", e);
+        if (rc == QSSO_STORE_OK && !u->deleted)
+            continue;
+        apr_array_pop(users);
+        if (added)
+            return qsso_scim_fail(c, 400, "invalidValue", "member \"%s\" is "
+                                  "not a user here", id);
+    }
+    for (i = 0; i < users->nelts; i++) {
+        qsso_user_t *u = &APR_ARRAY_IDX(users, i, qsso_user_t);
+        apr_array_header_t *g = qsso_scim_groups_edit(
+            c->p, u->groups, old_name ? old_name : new_name,
+            qsso_scim_groups_has(new_members, u->id, 0) ? new_name : NULL);
+        if (g->nelts == u->groups->nelts
+            && !strcmp(apr_array_pstrcat(c->p, g, '\n'),
+                       apr_array_pstrcat(c->p, u->groups, '\n')))
+            continue;
+        u->groups = g;
+        u->updated = apr_time_sec(apr_time_now());
+        if (qsso_users_save(c->st, c->p, u, &e) != QSSO_STORE_OK)
+            return qsso_scim_fail_store(c, "saving a member", e);
+    }
+    return 0;
+}
+
+/* ---- resource <-> record ------------------------------------------------ */
+
+static json_t *qsso_scim_groups_json(qsso_scim_call_t *c,
+                                     const qsso_scim_group_t *g,
+                                     const char **version)
+{
+    const char *v = qsso_scim_version(c->p, qsso_scim_groups_encode(c->p, g));
+    json_t *o = json_pack("{s:[s], s:s, s:s}", "schemas", QSSO_SCIM_URN_GROUP,
+                          "id", g->id, "displayName", g->display_name);
+    json_t *m = json_array();
+    int i;
+
+    if (*g->external_id)
+        json_object_set_new(o, "externalId", json_string(g->external_id));
+    for (i = 0; i < g->members->nelts; i++) {
+        const char *id = APR_ARRAY_IDX(g->members, i, const char *);
+        json_array_append_new(m, json_pack("{s:s, s:s++, s:s}", "value", id,
+                                           "$ref", c->base, "/Users/", id,
+                                           "type", "User"));
+    }
+    if (!qsso_scim_excludes(c, "members"))
+        json_object_set_new(o, "members", m);
+    else
+        json_decref(m);
+    json_object_set_new(o, "meta", qsso_scim_meta(
+        c, "Group", apr_pstrcat(c->p, "/Groups/", g->id, NULL), g->created,
+        g->updated, v));
+    if (version)
+        *version = v;
+    return o;
+}
+
+static int qsso_scim_groups_answer(qsso_scim_call_t *c,
+                                   const qsso_scim_group_t *g, int status)
+{
+    c->out = qsso_scim_keep(c->p, qsso_scim_groups_json(c, g, &c->etag));
+    c->subject = g->display_name;
+    if (status == 201)
+        c->location = apr_pstrcat(c->p, c->base, "/Groups/", g->id, NULL);
+    return c->status = status;
+}
+
+/* The user ids of a members value: [{"value": id}, ...], added to (or,
+ * with remove, taken from) list. */
+static int qsso_scim_groups_members(qsso_scim_call_t *c, json_t *v,
+                                    apr_array_header_t *list, int remove)
+{
+    json_t *x;
+    size_t i;
+    int k;
+
+    if (!json_is_array(v))
+        return qsso_scim_fail(c, 400, "invalidValue", "members must be an "
+                              "array of {\"value\": user id}");
+    json_array_foreach(v, i, x) {
+        const char *id = json_string_value(json_object_get(x, "value"));
+        if (id == NULL || *id == '\0')
+            return qsso_scim_fail(c, 400, "invalidValue", "members[%d] has "
+                                  "no value", (int)i);
+        for (k = 0; remove && k < list->nelts; k++)
+            if (!strcmp(APR_ARRAY_IDX(list, k, const char *), id))
+                APR_ARRAY_IDX(list, k, const char *) = "";
+        if (!remove && !qsso_scim_groups_has(list, id, 0))
+            APR_ARRAY_PUSH(list, const char *) = apr_pstrdup(c->p, id);
+    }
+    if (list->nelts > QSSO_SCIM_GROUPS_MEMBERS_MAX)
+        return qsso_scim_fail(c, 400, "invalidValue", "a group has at most "
+                              "%d members", QSSO_SCIM_GROUPS_MEMBERS_MAX);
+    return 0;
+}
+
+/* The list without the ids blanked by a removal. */
+static void qsso_scim_groups_compact(apr_array_header_t *list)
+{
+    int i, kept = 0;
+
+    for (i = 0; i < list->nelts; i++)
+        if (*APR_ARRAY_IDX(list, i, const char *))
+            APR_ARRAY_IDX(list, kept++, const char *) =
+                APR_ARRAY_IDX(list, i, const char *);
+    list->nelts = kept;
+}
+
+/* One attribute of a group: displayName, externalId or members. lenient:
+ * other names are ignored (bodies) rather than invalidPath (a path). */
+static int qsso_scim_groups_apply(qsso_scim_call_t *c, qsso_scim_group_t *g,
+                                  qsso_scim_op_e op,
+                                  const qsso_scim_path_t *path, json_t *v,
+                                  int lenient)
+{
+    const qsso_scim_attr_t *a = NULL;
+    int i;
+
+    if (path->urn == NULL || !strcmp(path->urn, QSSO_SCIM_URN_GROUP))
+        a = qsso_scim_schema_find(qsso_scim_schema_attrs(
+            QSSO_SCIM_URN_GROUP), path->attr);
+    if (a == NULL || a->field == QSSO_SCIM_F_READONLY)
+        return lenient ? 0 : qsso_scim_fail(c, 400, a ? "mutability"
+                                                      : "invalidPath",
+                                            "Group has no writable "
+                                            "attribute \"%s\"", path->attr);
+    if ((path->sub || path->filter) && (a->field != QSSO_SCIM_F_MEMBERS
+                                        || op != QSSO_SCIM_OP_REMOVE))
+        return qsso_scim_fail(c, 400, "invalidPath", "only remove takes "
+                              "members[value eq \"id\"]");
+    switch (a->field) {
+    case QSSO_SCIM_F_DISPLAY_NAME:
+        if (op == QSSO_SCIM_OP_REMOVE)
+            return qsso_scim_fail(c, 400, "invalidValue", "displayName is "
+                                  "required");
+        if (qsso_scim_string(c, v, "displayName", QSSO_SCIM_GROUPS_NAME_MAX,
+                             0, &g->display_name))
+            return c->status;
+        return *g->display_name ? 0 : qsso_scim_fail(
+            c, 400, "invalidValue", "displayName is empty");
+    case QSSO_SCIM_F_EXTERNAL_ID:
+        if (op == QSSO_SCIM_OP_REMOVE) {
+            g->external_id = "";
+            return 0;
+        }
+        return qsso_scim_string(c, v, "externalId", 1000, 1,
+                                &g->external_id);
+    default:
+        break;
+    }
+    /* members: Okta removes with members[value eq "id"], Entra ID with
+     * path "members" and a value listing the ids. */
+    for (i = 0; path->filter && i < path->filter->nelts; i++) {
+        const qsso_scim_cond_t *f = &APR_ARRAY_IDX(path->filter, i,
+                                                   qsso_scim_cond_t);
+        int k;
+        if (strcmp(f->attr, "value") || f->type != QSSO_SCIM_VALUE_STRING)
+            return qsso_scim_fail(c, 400, "invalidFilter", "members are "
+                                  "selected with [value eq \"id\"]");
+        for (k = 0; k < g->members->nelts; k++)
+            if (!strcmp(APR_ARRAY_IDX(g->members, k, const char *), f->str))
+                APR_ARRAY_IDX(g->members, k, const char *) = "";
+    }
+    if (op == QSSO_SCIM_OP_REPLACE || (op == QSSO_SCIM_OP_REMOVE
+                                       && !path->filter && v == NULL))
+        g->members->nelts = 0;
+    if (!path->filter && v && !json_is_null(v)
+        && qsso_scim_groups_members(c, v, g->members,
+                                    op == QSSO_SCIM_OP_REMOVE))
+        return c->status;
+    qsso_scim_groups_compact(g->members);
+    return 0;
+}
+
+static int qsso_scim_groups_apply_body(qsso_scim_call_t *c,
+                                       qsso_scim_group_t *g,
+                                       qsso_scim_op_e op, json_t *body)
+{
+    qsso_scim_path_t path;
+    const char *key;
+    json_t *v;
+
+    json_object_foreach(body, key, v) {
+        if (qsso_scim_filter_parse_path(c->p, key, &path) != NULL
+            || path.filter || path.sub)
+            continue;
+        if (qsso_scim_groups_apply(c, g, op, &path, v, 1))
+            return c->status;
+    }
+    return 0;
+}
+
+/* ---- the calls ------------------------------------------------------------ */
+
+/* Takes displayName for the group id: 0, 409 or 503 (set). */
+static int qsso_scim_groups_claim(qsso_scim_call_t *c, const char *name,
+                                  const char *id)
+{
+    const char *e = NULL;
+
+    switch (qsso_store_add(c->st, c->p, qsso_scim_groups_name_key(c->p, name),
+                           id, strlen(id), 0, &e)) {
+    case QSSO_STORE_OK:
+        return 0;
+    case QSSO_STORE_EXISTS:
+        return qsso_scim_fail(c, 409, "uniqueness", "a group named \"%s\" "
+                              "exists", name);
+    default:
+        return qsso_scim_fail_store(c, "saving a group", e);
+    }
+}
+
+static int qsso_scim_groups_create(qsso_scim_call_t *c)
+{
+    qsso_scim_group_t g;
+
+    memset(&g, 0, sizeof(g));
+    g.id = qsso_codec_random_hex(c->p, 16);
+    g.display_name = g.external_id = "";
+    g.members = apr_array_make(c->p, 4, sizeof(const char *));
+    g.created = g.updated = apr_time_sec(apr_time_now());
+    if (g.id == NULL)
+        return qsso_scim_fail(c, 503, NULL, "no randomness for a group id");
+    if (qsso_scim_groups_apply_body(c, &g, QSSO_SCIM_OP_REPLACE, c->body))
+        return c->status;
+    if (*g.display_name == '\0')
+        return qsso_scim_fail(c, 400, "invalidValue", "displayName is "
+                              "required");
+    if (qsso_scim_groups_claim(c, g.display_name, g.id)
+        || qsso_scim_groups_sync(c, NULL, NULL, g.display_name, g.members)
+        || qsso_scim_groups_save(c, &g))
+        return c->status;
+    return qsso_scim_groups_answer(c, &g, 201);
+}
+
+/* Saves n over old: the name index, the members' records, the group. */
+static int qsso_scim_groups_commit(qsso_scim_call_t *c,
+                                   const qsso_scim_group_t *old,
+                                   qsso_scim_group_t *n)
+{
+    int renamed = strcmp(old->display_name, n->display_name) != 0;
+    qsso_store_reply_t *rep;
+    const char *e = NULL;
+
+    if (!strcmp(qsso_scim_groups_encode(c->p, old),
+                qsso_scim_groups_encode(c->p, n)))
+        return qsso_scim_groups_answer(c, n, 200);
+    n->updated = apr_time_sec(apr_time_now());
+    if (renamed && strcasecmp(old->display_name, n->display_name)
+        && qsso_scim_groups_claim(c, n->display_name, n->id))
+        return c->status;
+    if (qsso_scim_groups_sync(c, old->display_name, old->members,
+                              n->display_name, n->members))
+        return c->status;
+    if (renamed && strcasecmp(old->display_name, n->display_name)
+        && qsso_store_commandv(c->st, c->p, &rep, &e, "DEL",
+                               qsso_scim_groups_name_key(
+                                   c->p, old->display_name), NULL)
+               != QSSO_STORE_OK)
+        return qsso_scim_fail_store(c, "renaming a group", e);
+    if (qsso_scim_groups_save(c, n))
+        return c->status;
+    return qsso_scim_groups_answer(c, n, 200);
+}
+
+static int qsso_scim_groups_find(qsso_scim_call_t *c, qsso_scim_group_t *g)
+{
+    if (qsso_scim_groups_load(c, c->id, g)
+        || qsso_scim_check_if_match(c, qsso_scim_version(
+               c->p, qsso_scim_groups_encode(c->p, g))))
+        return c->status;
+    c->subject = g->display_name;
+    return 0;
+}
+
+static int qsso_scim_groups_put(qsso_scim_call_t *c)
+{
+    qsso_scim_group_t old, n;
+
+    if (qsso_scim_groups_find(c, &old))
+        return c->status;
+    n = old;
+    n.display_name = n.external_id = "";
+    n.members = apr_array_make(c->p, 4, sizeof(const char *));
+    if (qsso_scim_groups_apply_body(c, &n, QSSO_SCIM_OP_REPLACE, c->body))
+        return c->status;
+    if (*n.display_name == '\0')
+        return qsso_scim_fail(c, 400, "invalidValue", "displayName is "
+                              "required");
+    return qsso_scim_groups_commit(c, &old, &n);
+}
+
+static int qsso_scim_groups_patch(qsso_scim_call_t *c)
+{
+    apr_array_header_t *ops;
+    qsso_scim_group_t old, n;
+    qsso_scim_path_t path;
+    const char *why;
+    int i;
+
+    if (qsso_scim_groups_find(c, &old) || qsso_scim_patch_ops(c, &ops))
+        return c->status;
+    n = old;
+    n.members = apr_array_copy(c->p, old.members);
+    for (i = 0; i < ops->nelts; i++) {
+        const qsso_scim_patch_t *op = &APR_ARRAY_IDX(ops, i,
+                                                     qsso_scim_patch_t);
+        if (op->path == NULL) {
+            if (qsso_scim_groups_apply_body(c, &n, op->op, op->value))
+                return c->status;
+            continue;
+        }
+        if ((why = qsso_scim_filter_parse_path(c->p, op->path, &path)))
+            return qsso_scim_fail(c, 400, "invalidPath", "Operations[%d]: "
+                                  "path \"%s\": %s", i, op->path, why);
+        if (qsso_scim_groups_apply(c, &n, op->op, &path, op->value, 0))
+            return c->status;
+    }
+    return qsso_scim_groups_commit(c, &old, &n);
+}
+
+static int qsso_scim_groups_delete(qsso_scim_call_t *c)
+{
+    apr_array_header_t *none = apr_array_make(c->p, 1, sizeof(char *));
+    qsso_store_reply_t *rep;
+    qsso_scim_group_t g;
+    const char *e = NULL;
+
+    if (qsso_scim_groups_find(c, &g)
+        || qsso_scim_groups_sync(c, g.display_name, g.members,
+                                 g.display_name, none))
+        return c->status;
+    if (qsso_store_commandv(c->st, c->p, &rep, &e, "DEL",
+                            qsso_scim_groups_name_key(c->p, g.display_name),
+                            qsso_scim_groups_key(c->p, g.id), NULL)
+        != QSSO_STORE_OK)
+        return qsso_scim_fail_store(c, "deleting a group", e);
+    return c->status = 204;
+}
+
+static int qsso_scim_groups_match(const qsso_scim_group_t *g,
+                                  const apr_array_header_t *conds)
+{
+    int i, ok = 1;
+
+    for (i = 0; ok && i < conds->nelts; i++) {
+        const qsso_scim_cond_t *f = &APR_ARRAY_IDX(conds, i,
+                                                   qsso_scim_cond_t);
+        if (!strcmp(f->attr, "displayname"))
+            ok = qsso_scim_filter_match_str(f, g->display_name, 0);
+        else if (!strcmp(f->attr, "externalid"))
+            ok = qsso_scim_filter_match_str(f, g->external_id, 1);
+        else if (!strcmp(f->attr, "id"))
+            ok = qsso_scim_filter_match_str(f, g->id, 1);
+        else
+            ok = f->type == QSSO_SCIM_VALUE_STRING
+                 && qsso_scim_groups_has(g->members, f->str, 0);
+    }
+    return ok;
+}
+
+static int qsso_scim_groups_query(qsso_scim_call_t *c)
+{
+    static const char *const filterable[] = {"displayname", "externalid",
+                                             "id", "members.value"};
+    apr_array_header_t *conds = NULL, *groups;
+    json_t *page = qsso_scim_keep(c->p, json_array());
+    const char *why;
+    int start, count, total = 0, i, k;
+
+    if (c->filter && (why = qsso_scim_filter_parse(c->p, c->filter, &conds)))
+        return qsso_scim_fail(c, 400, "invalidFilter", "filter: %s", why);
+    for (i = 0; conds && i < conds->nelts; i++) {
+        const qsso_scim_cond_t *f = &APR_ARRAY_IDX(conds, i,
+                                                   qsso_scim_cond_t);
+        for (k = 0; k < 4 && strcmp(f->attr, filterable[k]); k++)
+            ;
+        if (k == 4 || f->type == QSSO_SCIM_VALUE_BOOL)
+            return qsso_scim_fail(c, 400, "invalidFilter", "filtering Groups "
+                                  "on \"%s\" with this value is not "
+                                  "supported", f->attr);
+    }
+    if (qsso_scim_page(c, &start, &count) || qsso_scim_groups_list(c, &groups))
+        return c->status;
+    for (i = 0; i < groups->nelts; i++) {
+        const qsso_scim_group_t *g = &APR_ARRAY_IDX(groups, i,
+                                                    qsso_scim_group_t);
+        if (conds && !qsso_scim_groups_match(g, conds))
+            continue;
+        if (++total >= start && (int)json_array_size(page) < count)
+            json_array_append_new(page, qsso_scim_groups_json(c, g, NULL));
+    }
+    c->out = qsso_scim_keep(c->p, qsso_scim_list(start, total,
+                                                 json_incref(page)));
+    return c->status = 200;
+}
+
+int qsso_scim_groups_handle(qsso_scim_call_t *c)
+{
+    qsso_scim_group_t g;
+
+    if (!strcmp(c->method, "GET") && c->id == NULL)
+        return qsso_scim_groups_query(c);
+    if (!strcmp(c->method, "GET"))
+        return qsso_scim_groups_load(c, c->id, &g)
+                   ? c->status : qsso_scim_groups_answer(c, &g, 200);
+    if (!strcmp(c->method, "POST") && c->id == NULL)
+        return qsso_scim_groups_create(c);
+    if (!strcmp(c->method, "PUT") && c->id)
+        return qsso_scim_groups_put(c);
+    if (!strcmp(c->method, "PATCH") && c->id)
+        return qsso_scim_groups_patch(c);
+    if (!strcmp(c->method, "DELETE") && c->id)
+        return qsso_scim_groups_delete(c);
+    return qsso_scim_fail(c, 405, NULL, "%s is not allowed here",
+                          c->method);
+}
+
+/* ---- for /Users ------------------------------------------------------------ */
+
+/* The ids of the groups named in names (one MGET); NULL entries for
+ * names that are not SCIM groups. 0 or 503 (set). */
+static int qsso_scim_groups_ids(qsso_scim_call_t *c,
+                                const apr_array_header_t *names,
+                                const char ***ids)
+{
+    const char **argv = apr_palloc(c->p, sizeof(char *) * (names->nelts + 1));
+    apr_size_t *lens = apr_palloc(c->p, sizeof(*lens) * (names->nelts + 1));
+    qsso_store_reply_t *rep;
+    const char *e = NULL;
+    int i;
+
+    argv[0] = "MGET";
+    lens[0] = 4;
+    for (i = 0; i < names->nelts; i++) {
+        argv[i + 1] = qsso_scim_groups_name_key(
+            c->p, APR_ARRAY_IDX(names, i, const char *));
+        lens[i + 1] = strlen(argv[i + 1]);
+    }
+    if (qsso_store_command(c->st, c->p, names->nelts + 1, argv, lens, &rep,
+                           &e) != QSSO_STORE_OK
+        || rep->type != QSSO_REPLY_ARRAY
+        || rep->elements->nelts != names->nelts)
+        return qsso_scim_fail_store(c, "finding groups", e);
+    *ids = apr_pcalloc(c->p, sizeof(char *) * (names->nelts + 1));
+    for (i = 0; i < names->nelts; i++) {
+        const qsso_store_reply_t *v = APR_ARRAY_IDX(rep->elements, i,
+                                                    qsso_store_reply_t *);
+        (*ids)[i] = v->type == QSSO_REPLY_STRING ? v->str : NULL;
+    }
+    return 0;
+}
+
+json_t *qsso_scim_groups_of_user(qsso_scim_call_t *c, const qsso_user_t *u)
+{
+    qsso_scim_call_t probe = *c;
+    json_t *out;
+    const char **ids;
+    int i;
+
+    /* Best effort: a user is still shown when this lookup fails. */
+    if (qsso_scim_groups_ids(&probe, u->groups, &ids))
+        return NULL;
+    out = json_array();
+    for (i = 0; i < u->groups->nelts; i++)
+        if (ids[i])
+            json_array_append_new(out, json_pack(
+                "{s:s, s:s, s:s++, s:s}", "value", ids[i], "display",
+                APR_ARRAY_IDX(u->groups, i, const char *), "$ref", c->base,
+                "/Groups/", ids[i], "type", "direct"));
+    if (json_array_size(out) == 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
+int qsso_scim_groups_drop_user(qsso_scim_call_t *c, const qsso_user_t *u)
+{
+    qsso_scim_call_t probe = *c;
+    const char **ids;
+    int i, k;
+
+    if (u->groups->nelts == 0)
+        return 0;
+    if (qsso_scim_groups_ids(&probe, u->groups, &ids))
+        return qsso_scim_fail_store(c, "leaving groups", probe.detail);
+    for (i = 0; i < u->groups->nelts; i++) {
+        qsso_scim_group_t g;
+        int rc = ids[i] ? qsso_scim_groups_load(&probe, ids[i], &g) : 404;
+
+        /* A name whose group went away meanwhile is nothing to leave. */
+        if (rc == 404)
+            continue;
+        if (rc)
+            return qsso_scim_fail_store(c, "leaving groups", probe.detail);
+        for (k = 0; k < g.members->nelts; k++)
+            if (!strcmp(APR_ARRAY_IDX(g.members, k, const char *), u->id))
+                APR_ARRAY_IDX(g.members, k, const char *) = "";
+        qsso_scim_groups_compact(g.members);
+        g.updated = apr_time_sec(apr_time_now());
+        if (qsso_scim_groups_save(c, &g))
+            return c->status;
+    }
+    return 0;
+}
