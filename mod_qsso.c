@@ -25,10 +25,15 @@
 #include "modules/qsso_scim.h"
 #include "modules/qsso_session.h"
 #include "modules/qsso_store.h"
+#include "modules/qsso_store_shm.h"
 
 
 static int qsso_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog,
                                   apr_pool_t *ptemp, server_rec *s);
+static int qsso_hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp);
+static int qsso_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s);
 static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s);
 static int qsso_hook_post_read_request(request_rec *r);
 static int qsso_hook_access_ex(request_rec *r);
@@ -58,11 +63,47 @@ static int qsso_hook_check_config(apr_pool_t *pconf, apr_pool_t *plog,
     return qsso_scim_check_config(ptemp, s) == OK ? rc : !OK;
 }
 
+static int qsso_hook_pre_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                apr_pool_t *ptemp)
+{
+    (void)plog;
+    (void)ptemp;
+    qsso_store_shm_register(pconf);
+    return OK;
+}
+
+/* QSSOStore shm: the shared memory is made in the parent, before the
+ * children that share it exist. */
+static int qsso_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                                 apr_pool_t *ptemp, server_rec *s)
+{
+    qsso_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                               &qsso_module);
+    qsso_store_url_t u;
+    const char *err;
+
+    (void)plog;
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
+        || sc->store_url == NULL
+        || qsso_store_parse_url(ptemp, sc->store_url, &u) != NULL
+        || strcmp(u.scheme, "shm"))
+        return OK;
+    if ((err = qsso_store_shm_parent_init(pconf, ptemp, s,
+                                          u.shm_bytes)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, QSSO_LOGNO(3004)
+                     "QSSOStore %s at %s: %s", sc->store_url,
+                     sc->store_where, err);
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
 static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s)
 {
     qsso_srv_conf_t *sc = ap_get_module_config(s->module_config,
                                                &qsso_module);
     qsso_store_t *st = NULL;
+    qsso_store_url_t u;
     const char *err;
     int threads = 1;
 
@@ -70,8 +111,12 @@ static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s)
     if (sc->store_url == NULL)
         return;
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
-    err = qsso_store_open(pchild, sc->store_url, threads > 0 ? threads : 1,
-                          &st);
+    if (qsso_store_parse_url(pchild, sc->store_url, &u) == NULL
+        && !strcmp(u.scheme, "shm"))
+        err = qsso_store_shm_child_init(pchild, s, &st);
+    else
+        err = qsso_store_open(pchild, sc->store_url,
+                              threads > 0 ? threads : 1, &st);
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, QSSO_LOGNO(3003)
                      "%s (QSSOStore at %s)", err, sc->store_where);
@@ -185,7 +230,9 @@ static void qsso_register_hooks(apr_pool_t *p)
     qsso_authz_register(p);
     ap_hook_insert_error_filter(qsso_hook_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
+    ap_hook_pre_config(qsso_hook_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_config(qsso_hook_check_config, NULL, NULL, APR_HOOK_LAST);
+    ap_hook_post_config(qsso_hook_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(qsso_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(qsso_hook_post_read_request, NULL, NULL,
                               APR_HOOK_FIRST);

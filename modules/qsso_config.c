@@ -22,6 +22,7 @@
 #include "qsso_metadata.h"
 #include "qsso_scim_token.h"
 #include "qsso_store.h"
+#include "qsso_store_shm.h"
 
 APLOG_USE_MODULE(qsso);
 
@@ -697,6 +698,37 @@ static void qsso_config_complain(qsso_check_t *ck, const char *what)
     ck->errors++;
 }
 
+/* QSSOStore shm has no user directory: what needs one must say so. */
+static void qsso_config_check_store(qsso_check_t *ck,
+                                    const qsso_dir_conf_t *c,
+                                    const qsso_srv_conf_t *sc)
+{
+    static const char *const need[] = {
+        "QSSOJITProvisioning Off", "QSSOModifyExistingUsername On",
+        "QSSOMergeExistingUser On", "QSSONotifyUserCreation On"};
+    const int on[] = {c->jit_provisioning == 0,
+                      c->modify_existing_username == 1,
+                      c->merge_existing_user == 1,
+                      c->notify_user_creation == 1};
+    qsso_store_url_t u;
+    const char *err;
+    apr_size_t i;
+
+    if (qsso_store_parse_url(ck->p, sc->store_url, &u) != NULL
+        || strcmp(u.scheme, "shm"))
+        return;
+    if ((err = qsso_store_shm_check()) != NULL)
+        qsso_config_complain(ck, apr_psprintf(ck->p, "QSSOStore %s (%s) %s",
+                                              sc->store_url, sc->store_where,
+                                              err));
+    for (i = 0; i < sizeof(need) / sizeof(*need); i++)
+        if (on[i])
+            qsso_config_complain(ck, apr_psprintf(
+                ck->p, "%s needs the user directory, which lives in Redis; "
+                "QSSOStore %s (%s) has none: use QSSOStore redis://...",
+                need[i], sc->store_url, sc->store_where));
+}
+
 /* The settings one protected section needs, with their merged values. */
 static void qsso_config_check_section(qsso_check_t *ck,
                                       const qsso_dir_conf_t *c,
@@ -705,6 +737,8 @@ static void qsso_config_check_section(qsso_check_t *ck,
     if (sc->store_url == NULL)
         qsso_config_complain(ck, "QSSOStore is not set (server-wide, e.g. "
                              "QSSOStore redis://127.0.0.1:6379/0)");
+    else
+        qsso_config_check_store(ck, c, sc);
     if (c->sp_entity_id == NULL)
         qsso_config_complain(ck, "QSSOSPEntityID is not set");
     if (c->idp == NULL)

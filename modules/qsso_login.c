@@ -222,6 +222,10 @@ static int qsso_login_provision(request_rec *r, const qsso_dir_conf_t *c,
     if (st == NULL)
         return qsso_err_set(r->pool, err, 3001, "no store in this process "
                             "(see the QSSO3003 line at startup)");
+    /* QSSOStore shm keeps no user directory; startup refused the
+     * directives that need one. */
+    if (!qsso_store_has_directory(st))
+        return QSSO_OK;
     if ((rc = qsso_users_login(st, r->pool, c, s, r->request_time, &res,
                                err)) != QSSO_OK)
         return rc;

@@ -142,13 +142,16 @@ int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
     key = qsso_session_key(r->pool, id);
     /* Indexed under the user first, so a deprovisioning that starts now
      * finds it (qsso_users_revoke_sessions). */
-    if (qsso_users_add_session(st, r->pool, s->username, key,
-                               apr_time_sec(s->expires), &why)
-            != QSSO_STORE_OK
+    if ((qsso_store_has_directory(st)
+         && qsso_users_add_session(st, r->pool, s->username, key,
+                                   apr_time_sec(s->expires), &why)
+                != QSSO_STORE_OK)
         || qsso_store_set(st, r->pool, key, rec, strlen(rec),
                           apr_time_sec(s->expires), &why) != QSSO_STORE_OK)
         return qsso_session_store_error(r, "saving the session", why, err);
-    if (qsso_users_check_active(st, r->pool, s->username, err) != QSSO_OK) {
+    if (qsso_store_has_directory(st)
+        && qsso_users_check_active(st, r->pool, s->username, err)
+               != QSSO_OK) {
         qsso_store_del(st, r->pool, key, &why);
         return err->code;
     }

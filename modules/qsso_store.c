@@ -132,6 +132,17 @@ const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
     qsso_store_host_t h;
 
     memset(out, 0, sizeof(*out));
+    if (!strcasecmp(url, "shm") || !strncasecmp(url, "shm:", 4)) {
+        char *e;
+        apr_int64_t n = url[3] ? apr_strtoi64(url + 4, &e, 10) : 1048576;
+        out->scheme = "shm";
+        if ((url[3] && (!apr_isdigit(url[4]) || *e != '\0')) || n < 65536
+            || n > APR_INT64_C(1073741824))
+            return "has a size that is not 65536-1073741824 bytes "
+                   "(shm or shm:BYTES)";
+        out->shm_bytes = (apr_size_t)n;
+        return NULL;
+    }
     if (!strncasecmp(url, "redis+sentinel://", 17)) {
         out->scheme = "redis+sentinel";
         rest = qsso_store_parse_cred(p, url + 17, out, &err);
@@ -139,8 +150,8 @@ const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
     }
     if (strncasecmp(url, "redis://", 8))
         return "is not a store URL: expected redis://[user:pass@]host:port"
-               "[/db] or redis+sentinel://[user:pass@]h1:p1,h2:p2/MASTER"
-               "[/db]";
+               "[/db], redis+sentinel://[user:pass@]h1:p1,h2:p2/MASTER"
+               "[/db] or shm[:BYTES]";
     out->scheme = "redis";
     rest = qsso_store_parse_cred(p, url + 8, out, &err);
     if (err)
@@ -164,12 +175,30 @@ const char *qsso_store_open(apr_pool_t *p, const char *url, int max_conns,
 
     if ((err = qsso_store_parse_url(p, url, &u)) != NULL)
         return apr_psprintf(p, "QSSOStore '%s' %s", url, err);
+    if (u.sentinels == NULL && u.host == NULL)
+        return apr_psprintf(p, "QSSOStore '%s' is not a Redis store", url);
     st = apr_pcalloc(p, sizeof(*st));
     st->backend = &qsso_store_redis_backend;
     if ((err = st->backend->open(p, &u, max_conns, &st->impl)) != NULL)
         return err;
     *out = st;
     return NULL;
+}
+
+qsso_store_t *qsso_store_wrap(apr_pool_t *p,
+                              const struct qsso_store_backend_t *backend,
+                              void *impl)
+{
+    qsso_store_t *st = apr_pcalloc(p, sizeof(*st));
+
+    st->backend = backend;
+    st->impl = impl;
+    return st;
+}
+
+int qsso_store_has_directory(const qsso_store_t *st)
+{
+    return st->backend->command != NULL;
 }
 
 qsso_store_rc_e qsso_store_get(qsso_store_t *st, apr_pool_t *p,

@@ -10,7 +10,7 @@ typedef struct {
 } qsso_store_host_t;
 
 typedef struct {
-    const char *scheme;     /* "redis" or "redis+sentinel" */
+    const char *scheme;     /* "redis", "redis+sentinel" or "shm" */
     const char *host;       /* redis: the server */
     int port;
     apr_array_header_t *sentinels;  /* redis+sentinel: qsso_store_host_t */
@@ -18,6 +18,7 @@ typedef struct {
     const char *user;       /* NULL: no ACL user (servers and sentinels) */
     const char *pass;       /* NULL: no AUTH */
     int db;
+    apr_size_t shm_bytes;   /* shm: size of the shared memory */
 } qsso_store_url_t;
 
 typedef enum {
@@ -46,14 +47,15 @@ struct qsso_store_reply_t {
     apr_array_header_t *elements;   /* ARRAY: of qsso_store_reply_t * */
 };
 
-/* Parses redis://[user:pass@]host:port[/db] or
- * redis+sentinel://[user:pass@]h1:p1,h2:p2/MASTER[/db]; NULL or what is
- * wrong. */
+/* Parses redis://[user:pass@]host:port[/db],
+ * redis+sentinel://[user:pass@]h1:p1,h2:p2/MASTER[/db] or shm[:BYTES];
+ * NULL or what is wrong. */
 const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
                                  qsso_store_url_t *out);
 
-/* Opens a store whose connections live as long as p (a child process
- * pool); they are made lazily and shared safely between threads. */
+/* Opens a Redis store whose connections live as long as p (a child
+ * process pool); they are made lazily and shared safely between threads.
+ * (shm is set up by the server: qsso_store_shm.h.) */
 const char *qsso_store_open(apr_pool_t *p, const char *url, int max_conns,
                             qsso_store_t **out);
 
@@ -91,6 +93,15 @@ qsso_store_rc_e qsso_store_command(qsso_store_t *st, apr_pool_t *p, int argc,
 qsso_store_rc_e qsso_store_commandv(qsso_store_t *st, apr_pool_t *p,
                                     qsso_store_reply_t **reply,
                                     const char **err, ...);
+
+/* A store object over a backend's instance, for backends set up outside
+ * qsso_store_open (shm). */
+struct qsso_store_backend_t;
+qsso_store_t *qsso_store_wrap(apr_pool_t *p,
+                              const struct qsso_store_backend_t *backend,
+                              void *impl);
+/* Does the store run arbitrary commands (the user directory needs it)? */
+int qsso_store_has_directory(const qsso_store_t *st);
 
 /* The store of this process, set in child_init; NULL when none. */
 qsso_store_t *qsso_store_process(void);

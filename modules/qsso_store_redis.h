@@ -4,7 +4,7 @@
 
 #include "qsso_store.h"
 
-typedef struct {
+typedef struct qsso_store_backend_t {
     const char *name;
     const char *(*open)(apr_pool_t *p, const qsso_store_url_t *u,
                         int max_conns, void **impl);

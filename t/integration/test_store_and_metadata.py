@@ -173,6 +173,7 @@ def test_graceful_restart_keeps_sessions_and_logins_working(fresh):
     b = Browser(h)
     assert b.login().status_code == 303
     for _ in range(2):
+        h.mark()
         h.proc.send_signal(signal.SIGUSR1)         # graceful
         deadline = time.time() + 10
         while time.time() < deadline:
@@ -181,6 +182,7 @@ def test_graceful_restart_keeps_sessions_and_logins_working(fresh):
                 break
         h.mark()
         assert h.proc.poll() is None
+        b.http.close()          # idle keep-alive connections were closed
         assert b.get("/dash/").status_code == 200
         b2 = Browser(h)
         assert b2.login().status_code == 303
