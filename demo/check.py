@@ -9,6 +9,8 @@ SAMLResponse + RelayState to the ACS -> 303 + session cookie -> GET
 /dashboard/ shows the user's email. Then logout, and the dashboard asks for
 a login again. Run by `bash demo/run.sh --check`; exit status 0 on PASS.
 """
+import html
+import re
 import argparse
 import html.parser
 import sys
@@ -118,7 +120,16 @@ def run(sp, idp, user_id, email):
     step("GET /dashboard/ -> 200, shows REMOTE_USER=%s QSSO_EMAIL=%s"
          % (user_id, email))
 
+    # The sign-out link carries the session's logout token (no logout
+    # CSRF): a bare /qsso/logout only asks for confirmation.
+    m = re.search(r'id="logout" href="([^"]+)"', r.text)
+    expect(m is not None, "the dashboard has no sign-out link")
     r = s.get(sp + "/qsso/logout?return=/", allow_redirects=False,
+              timeout=10)
+    expect(r.status_code == 200 and "Sign out?" in r.text,
+           "logout without its token must ask to confirm, got %d"
+           % r.status_code)
+    r = s.get(sp + html.unescape(m.group(1)), allow_redirects=False,
               timeout=10)
     expect(r.status_code == 303, "logout: expected 303, got %d"
            % r.status_code)

@@ -14,6 +14,7 @@
 #include "qsso_config.h"
 #include "qsso_errors.h"
 #include "qsso_policy.h"
+#include "qsso_session.h"
 
 APLOG_USE_MODULE(qsso);
 
@@ -46,7 +47,7 @@ void qsso_attrs_export(request_rec *r, const qsso_dir_conf_t *c,
                        const qsso_session_t *s)
 {
     int h = qsso_conf_pass_headers(c), i;
-    const char *groups = "";
+    const char *groups = "", *token;
 
     for (i = 0; s->groups && i < s->groups->nelts; i++)
         groups = apr_pstrcat(r->pool, groups, i ? "::" : "",
@@ -67,6 +68,11 @@ void qsso_attrs_export(request_rec *r, const qsso_dir_conf_t *c,
     qsso_attrs_set(r, h, "QSSO_DIVISION", "X-QSSO-Division", s->division);
     qsso_attrs_set(r, h, "QSSO_GROUPS", "X-QSSO-Groups", groups);
     qsso_attrs_set(r, h, "QSSO_UNIQUE_ID", "X-QSSO-Unique-ID", s->unique_id);
+    token = qsso_session_logout_token(r);
+    if (token)
+        apr_table_set(r->subprocess_env, "QSSO_LOGOUT_URL", apr_pstrcat(
+            r->pool, qsso_conf_endpoint_path(c), "/logout?token=", token,
+            NULL));
     for (i = 0; s->dash && i < s->dash->nelts; i++) {
         const qsso_dash_attr_t *d = &APR_ARRAY_IDX(s->dash, i,
                                                    qsso_dash_attr_t);

@@ -408,19 +408,79 @@ int qsso_login_handle_login(request_rec *r, const qsso_dir_conf_t *c)
     return qsso_login_start(r, c, ret, 0);
 }
 
+/* Constant time: the token is a secret derived from the session. */
+static int qsso_login_token_ok(const char *want, const char *got)
+{
+    apr_size_t i, n = strlen(want);
+    unsigned char diff = 0;
+
+    if (got == NULL || strlen(got) != n)
+        return 0;
+    for (i = 0; i < n; i++)
+        diff |= (unsigned char)(want[i] ^ got[i]);
+    return diff == 0;
+}
+
+/* The token sent with a logout: ?token= or a form field of a POST. */
+static const char *qsso_login_logout_token(request_rec *r)
+{
+    const char *t = r->args ? qsso_login_form_value(r->pool, r->args,
+                                                    "token") : NULL;
+    char *body = NULL;
+    qsso_err_t err;
+
+    if (t == NULL && r->method_number == M_POST
+        && qsso_login_read_body(r, &body, &err) == QSSO_OK)
+        t = qsso_login_form_value(r->pool, body, "token");
+    return t;
+}
+
+/* Without the token, a signed-in user is asked to confirm with a form
+ * that carries it; the page may not be framed (clickjacking). */
+static int qsso_login_confirm_logout(request_rec *r, const qsso_dir_conf_t *c,
+                                     const char *token, const char *ret)
+{
+    const char *action = apr_pstrcat(
+        r->pool, qsso_conf_endpoint_path(c), "/logout",
+        ret ? "?return=" : "", ret ? qsso_codec_url_encode(r->pool, ret) : "",
+        NULL);
+
+    qsso_login_no_cache(r);
+    apr_table_setn(r->headers_out, "X-Frame-Options", "DENY");
+    apr_table_setn(r->headers_out, "Content-Security-Policy",
+                   "frame-ancestors 'none'");
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    ap_rprintf(r, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
+               "<title>Sign out</title></head><body>\n<h1>Sign out?</h1>\n"
+               "<form method=\"post\" action=\"%s\">"
+               "<input type=\"hidden\" name=\"token\" value=\"%s\">"
+               "<button type=\"submit\">Sign out</button></form>\n"
+               "</body></html>\n", qsso_codec_html_escape(r->pool, action),
+               token);
+    return OK;
+}
+
 int qsso_login_handle_logout(request_rec *r, const qsso_dir_conf_t *c)
 {
+    qsso_session_t *s = NULL;
     qsso_err_t err;
     int bad;
-    const char *ret = qsso_login_return_arg(r, &bad);
+    const char *ret = qsso_login_return_arg(r, &bad), *want;
 
     memset(&err, 0, sizeof(err));
     ap_allow_methods(r, 1, "GET", "POST", NULL);
     if (r->method_number != M_GET && r->method_number != M_POST)
         return HTTP_METHOD_NOT_ALLOWED;
+    if (qsso_session_load(r, c, &s, &err) != QSSO_OK)
+        return qsso_refuse(r, &err, c->idp->entity_id);
+    want = qsso_session_logout_token(r);
+    if (s && !qsso_login_token_ok(want, qsso_login_logout_token(r)))
+        return qsso_login_confirm_logout(r, c, want, ret);
     if (qsso_session_destroy(r, c, &err) != QSSO_OK)
         return qsso_refuse(r, &err, c->idp->entity_id);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(2151)
-                  "local session ended by logout");
+    if (s)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(2151)
+                      "local session ended by logout: user=%s",
+                      qsso_codec_log_escape(r->pool, s->username, 200));
     return qsso_login_redirect(r, ret ? ret : "/", HTTP_SEE_OTHER);
 }

@@ -113,6 +113,21 @@ qsso_session_t *qsso_session_current(request_rec *r)
     return qsso_session_cache(r)->session;
 }
 
+const char *qsso_session_logout_token(request_rec *r)
+{
+    qsso_session_cache_t *sc = qsso_session_cache(r);
+    const char *h;
+
+    if (sc->id == NULL)
+        return NULL;
+    /* Derived from the secret session ID: only pages of this site, which
+     * the session's user sees, can know it; it dies with the session. */
+    h = qsso_codec_sha256_hex(r->pool, apr_pstrcat(r->pool, "qsso-logout:",
+                                                   sc->id, NULL),
+                              strlen(sc->id) + 12);
+    return apr_pstrndup(r->pool, h, 32);
+}
+
 static const char *qsso_session_cookie(request_rec *r,
                                        const qsso_dir_conf_t *c,
                                        const char *value, int expire)

@@ -12,6 +12,11 @@ int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
 /* The session loaded for this request, or NULL. */
 qsso_session_t *qsso_session_current(request_rec *r);
 
+/* The logout token of this request's session (32 hex digits), or NULL
+ * without a session: GET logout ends a session only with it, so another
+ * site cannot sign users out (logout CSRF). */
+const char *qsso_session_logout_token(request_rec *r);
+
 /* Stores s under a new random ID and sets the cookie. */
 int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
                         qsso_session_t *s, qsso_err_t *err);

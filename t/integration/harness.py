@@ -19,9 +19,12 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "t", "lib"))
 import samlidp  # noqa: E402
 
-HTTPD = "/usr/sbin/apache2"
+# make test-asan points these at the ASan build of the module and at
+# t/asan/httpd, which preloads the sanitizer runtime (t/asan/run.sh).
+HTTPD = os.environ.get("QSSO_HTTPD", "/usr/sbin/apache2")
 MODDIR = "/usr/lib/apache2/modules"
-MODULE = os.path.join(ROOT, ".libs", "mod_qsso.so")
+MODULE = os.environ.get("QSSO_MODULE",
+                        os.path.join(ROOT, ".libs", "mod_qsso.so"))
 IDP_ENTITY = "https://idp.example.com/saml"
 IDP_SSO = "https://idp.example.com/sso"
 IDP_SSO_POST = "https://idp.example.com/sso-post"
@@ -104,6 +107,7 @@ QSSO_IDP=<!--#echo var="QSSO_IDP" -->
 QSSO_SESSION_EXPIRES=<!--#echo var="QSSO_SESSION_EXPIRES" -->
 AUTH_TYPE=<!--#echo var="AUTH_TYPE" -->
 HTTP_X_QSSO_EMAIL=<!--#echo var="HTTP_X_QSSO_EMAIL" -->
+QSSO_LOGOUT_URL=<!--#echo var="QSSO_LOGOUT_URL" -->
 """
 
 
@@ -287,6 +291,14 @@ class Browser:
                            allow_redirects=False, timeout=10)
         self.take_cookie(r)
         return r
+
+    def logout_url(self, ret=None):
+        """The session's logout link (with its token), as a page of the
+        site would show it; ret is added already encoded."""
+        import html as _html
+        url = _html.unescape(env_of(self.get("/dash/").text)[
+            "QSSO_LOGOUT_URL"])
+        return url + ("&return=" + ret if ret is not None else "")
 
     def take_cookie(self, r):
         sc = r.headers.get("Set-Cookie")

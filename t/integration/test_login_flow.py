@@ -168,7 +168,7 @@ def test_logout_deletes_the_session_everywhere(site, redis):
     old = b.cookie
     sessions = redis.keys("qsso:sess:*")
     assert sessions
-    r = b.get("/qsso/logout?return=/public/")
+    r = b.get(b.logout_url("/public/"))
     assert r.status_code == 303 and r.headers["Location"] == "/public/"
     assert "Max-Age=0" in r.headers["Set-Cookie"] or \
         "Expires=Thu, 01 Jan 1970" in r.headers["Set-Cookie"]
@@ -297,3 +297,50 @@ def test_cookie_secure_and_samesite_directives(fresh):
     sc = r.headers["Set-Cookie"]
     assert sc.startswith("portal_sso=")
     assert "; Secure" in sc and "SameSite=Strict" in sc
+
+
+def test_logout_without_its_token_only_asks_to_confirm(site, redis):
+    """A link or image on another site cannot sign the user out (logout
+    CSRF): without the session's token GET logout shows a form."""
+    b = Browser(site)
+    b.login()
+    for bad in ("/qsso/logout?return=/public/",
+                "/qsso/logout?token=" + "0" * 32,
+                b.logout_url("/x").replace("token=", "token=1")):
+        r = b.get(bad)
+        assert r.status_code == 200 and "Sign out?" in r.text
+        assert "Set-Cookie" not in r.headers
+        assert r.headers["X-Frame-Options"] == "DENY"
+        assert b.get("/dash/").status_code == 200      # still signed in
+    # The confirmation form posts the token: that signs out.
+    token = re.search(r'name="token" value="([0-9a-f]{32})"', r.text).group(1)
+    action = re.search(r'action="([^"]+)"', r.text).group(1)
+    import html
+    r = b.request("POST", html.unescape(action), data={"token": token})
+    assert r.status_code == 303 and r.headers["Location"] == "/x"
+    assert b.get("/dash/").status_code == 302
+
+
+def test_logout_token_belongs_to_one_session(site):
+    a, c = Browser(site), Browser(site)
+    a.login()
+    c.login(email="ben@example.org")
+    stolen = a.logout_url()
+    r = c.get(stolen)                       # a's token, c's session
+    assert r.status_code == 200 and "Sign out?" in r.text
+    assert c.get("/dash/").status_code == 200
+    assert a.get(stolen).status_code == 303
+
+
+def test_a_new_session_id_at_every_login(site):
+    """No session fixation: a login never keeps a cookie the browser
+    brought, and a second login gets another ID."""
+    b = Browser(site)
+    b.cookie = ("qsso_session", "F" * 43)        # planted by an attacker
+    b.login()
+    first = b.cookie[1]
+    assert first != "F" * 43
+    # Signing in again (here IdP-initiated) gives another ID.
+    b.post_acs(b.idp.response({EMAIL: ["ana@example.org"]},
+                              "ana@example.org"))
+    assert b.cookie[1] != first
