@@ -13,12 +13,19 @@
 #include "qsso_cookie.h"
 
 #define QSSO_SESSION_FORMAT "qsso2"
+#define QSSO_SESSION_COOKIE_MAX 8192       /* bytes of Cookie header */
 
 const char *qsso_session_parse_cookie(apr_pool_t *p, const char *header,
                                       const char *name)
 {
     apr_size_t nlen = strlen(name);
     const char *s = header;
+
+    /* A Cookie header this long is not a browser's: ignored whole, so a
+     * huge header costs no scan (httpd caps it at 8190 bytes already). */
+    if (header && strnlen(header, QSSO_SESSION_COOKIE_MAX + 1)
+                      > QSSO_SESSION_COOKIE_MAX)
+        return NULL;
 
     while (s && *s) {
         const char *end;

@@ -265,6 +265,23 @@ static void test_session_local_path_refuses_other_origins(void **state)
     assert_false(qsso_session_is_local_path(NULL));
 }
 
+static void test_session_cookie_ignores_an_oversized_header(void **state)
+{
+    apr_pool_t *p = *state;
+    char *pad = apr_palloc(p, 8200);
+
+    memset(pad, 'a', 8199);
+    pad[8199] = '\0';
+    /* The same cookie is found after 8 KiB of padding less one byte... */
+    qsso_assert_str(qsso_test_cookie(p, apr_pstrcat(
+        p, "x=", apr_pstrndup(p, pad, 8192 - 2 - 1 - 57), ";qsso_session=",
+        ID_A, NULL)), ID_A);
+    /* ...and ignored past the cap. */
+    assert_null(qsso_test_cookie(p, apr_pstrcat(p, "x=", pad,
+                                                "; qsso_session=", ID_A,
+                                                NULL)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -282,6 +299,7 @@ int main(void)
         QSSO_TEST(test_session_record_keeps_whole_seconds),
         QSSO_TEST(test_session_record_refuses_damage),
         QSSO_TEST(test_session_record_refuses_expiry_out_of_range),
+        QSSO_TEST(test_session_cookie_ignores_an_oversized_header),
         QSSO_TEST(test_session_local_path_accepts_paths_on_this_site),
         QSSO_TEST(test_session_local_path_refuses_other_origins),
     };
