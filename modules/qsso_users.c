@@ -537,13 +537,14 @@ qsso_store_rc_e qsso_users_add_session(qsso_store_t *st, apr_pool_t *p,
     return rc;
 }
 
-/* Deletes every session in the index and the index, in one step, so a
+/* Deletes every session in the index and the index, in one step (the
+ * count is of sessions that still existed, not of index entries), so a
  * session added while it runs is either deleted or added after it (and
  * then caught by the login's re-check of the active flag). */
 #define QSSO_USERS_REVOKE_LUA \
-    "local m = redis.call('SMEMBERS', KEYS[1]) " \
-    "for _, k in ipairs(m) do redis.call('DEL', k) end " \
-    "redis.call('DEL', KEYS[1]) return #m"
+    "local m = redis.call('SMEMBERS', KEYS[1]) local n = 0 " \
+    "for _, k in ipairs(m) do n = n + redis.call('DEL', k) end " \
+    "redis.call('DEL', KEYS[1]) return n"
 
 qsso_store_rc_e qsso_users_revoke_sessions(qsso_store_t *st, apr_pool_t *p,
                                            const char *username, int *count,

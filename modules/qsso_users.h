@@ -74,7 +74,7 @@ qsso_store_rc_e qsso_users_add_session(qsso_store_t *st, apr_pool_t *p,
                                        apr_int64_t expires_at,
                                        const char **err);
 /* Deletes every session of username at once; *count (may be NULL) says
- * how many index entries there were. */
+ * how many live sessions were ended. */
 qsso_store_rc_e qsso_users_revoke_sessions(qsso_store_t *st, apr_pool_t *p,
                                            const char *username, int *count,
                                            const char **err);
