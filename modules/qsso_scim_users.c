@@ -52,7 +52,10 @@ static json_t *qsso_scim_users_json(qsso_scim_call_t *c, const qsso_user_t *u,
         json_object_set_new(name, "formatted", json_string(apr_pstrcat(
             c->p, u->first_name, *u->first_name && *u->last_name ? " " : "",
             u->last_name, NULL)));
-    json_object_set_new(o, "name", name);
+    if (json_object_size(name))
+        json_object_set_new(o, "name", name);
+    else
+        json_decref(name);
     if (*u->email)
         json_object_set_new(o, "emails", json_pack(
             "[{s:s, s:s, s:b}]", "value", u->email, "type", "work",
@@ -64,7 +67,10 @@ static json_t *qsso_scim_users_json(qsso_scim_call_t *c, const qsso_user_t *u,
                             json_string(u->unique_id));
     if (*u->division)
         json_object_set_new(ext, "division", json_string(u->division));
-    json_object_set_new(o, QSSO_SCIM_URN_ENTERPRISE, ext);
+    if (json_object_size(ext))
+        json_object_set_new(o, QSSO_SCIM_URN_ENTERPRISE, ext);
+    else
+        json_decref(ext);
     if (u->groups && u->groups->nelts)
         json_object_set_new(o, "groups", qsso_scim_groups_of_user(c, u));
     json_object_set_new(o, "meta", qsso_scim_meta(
