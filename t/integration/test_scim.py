@@ -892,15 +892,26 @@ def signed_in(h, s, email):
     return b
 
 
+def access_mark(h):
+    """The size of access.log once it has settled: httpd writes a
+    request's line after sending the answer, so a request just answered
+    may not be in the log yet."""
+    path = os.path.join(h.dir, "access.log")
+    size, still, end = -1, 0, time.time() + 5
+    while still < 3 and time.time() < end:
+        now = os.path.getsize(path)
+        still = still + 1 if now == size else 0
+        size = now
+        time.sleep(0.05)
+    return size
+
+
 def served_after(h, mark):
     """Access-log lines for /dash/ answered 200 after byte offset mark."""
+    access_mark(h)
     with open(os.path.join(h.dir, "access.log")) as f:
         f.seek(mark)
         return [l for l in f if " /dash/" in l and l.rstrip().endswith(" 200")]
-
-
-def access_mark(h):
-    return os.path.getsize(os.path.join(h.dir, "access.log"))
 
 
 @pytest.mark.parametrize("how", ["okta-patch", "entra-patch", "put",
