@@ -2,13 +2,16 @@
  * Safe parsing of XML from IdPs and browsers. libxml2 is told not to touch
  * the network, not to load or validate DTDs and not to substitute entities;
  * a document that carries a DOCTYPE at all is refused, since no SAML
- * message has one (XXE, billion laughs). Depth and size limits are
- * libxml2's defaults (no XML_PARSE_HUGE).
+ * message has one (XXE, billion laughs). Elements nest at most
+ * QSSO_XML_MAX_DEPTH deep: the parser stops at the first one deeper, long
+ * before libxml2's own limit, so recursive walks over a parsed message
+ * stay shallow. Size limits are libxml2's defaults (no XML_PARSE_HUGE).
  */
 #include <limits.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <libxml/parser.h>
+#include <libxml/SAX2.h>
 #include <apr_strings.h>
 
 #include "qsso_xml.h"
@@ -38,11 +41,47 @@ static void qsso_xml_doctype(void *ctx, const xmlChar *name,
     xmlStopParser(ctx);
 }
 
+/* Element depth while parsing; ctxt->_private points at it. */
+typedef struct {
+    int depth;
+    int too_deep;
+} qsso_xml_depth_t;
+
+static void qsso_xml_start(void *ctx, const xmlChar *localname,
+                           const xmlChar *prefix, const xmlChar *uri,
+                           int nb_namespaces, const xmlChar **namespaces,
+                           int nb_attributes, int nb_defaulted,
+                           const xmlChar **attributes)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    qsso_xml_depth_t *d = ctxt->_private;
+
+    if (++d->depth > QSSO_XML_MAX_DEPTH) {
+        d->too_deep = 1;
+        xmlStopParser(ctxt);
+        return;
+    }
+    xmlSAX2StartElementNs(ctx, localname, prefix, uri, nb_namespaces,
+                          namespaces, nb_attributes, nb_defaulted,
+                          attributes);
+}
+
+static void qsso_xml_end(void *ctx, const xmlChar *localname,
+                         const xmlChar *prefix, const xmlChar *uri)
+{
+    xmlParserCtxtPtr ctxt = ctx;
+    qsso_xml_depth_t *d = ctxt->_private;
+
+    d->depth--;
+    xmlSAX2EndElementNs(ctx, localname, prefix, uri);
+}
+
 qsso_xml_status_e qsso_xml_parse(apr_pool_t *p, const char *data,
                                  apr_size_t len, xmlDocPtr *doc)
 {
     xmlParserCtxtPtr ctxt;
     xmlDocPtr d;
+    qsso_xml_depth_t depth = {0, 0};
 
     *doc = NULL;
     if (len > INT_MAX)
@@ -56,9 +95,18 @@ qsso_xml_status_e qsso_xml_parse(apr_pool_t *p, const char *data,
     ctxt->vctxt.error = qsso_xml_silent;
     ctxt->vctxt.warning = qsso_xml_silent;
     ctxt->sax->internalSubset = qsso_xml_doctype;
+    ctxt->sax->startElementNs = qsso_xml_start;
+    ctxt->sax->endElementNs = qsso_xml_end;
+    ctxt->_private = &depth;
     d = xmlCtxtReadMemory(ctxt, data, (int)len, "saml.xml", NULL,
                           XML_PARSE_NONET | XML_PARSE_NOERROR
                               | XML_PARSE_NOWARNING);
+    if (depth.too_deep) {
+        xmlFreeParserCtxt(ctxt);
+        if (d)
+            xmlFreeDoc(d);
+        return QSSO_XML_TOO_DEEP;
+    }
     if (ctxt->errNo == XML_ERR_USER_STOP) {
         xmlFreeParserCtxt(ctxt);
         if (d)
@@ -80,6 +128,21 @@ qsso_xml_status_e qsso_xml_parse(apr_pool_t *p, const char *data,
         return QSSO_XML_MALFORMED;
     *doc = d;
     return QSSO_XML_OK;
+}
+
+int qsso_xml_depth(const xmlNode *node)
+{
+    const xmlNode *c;
+    int max = 0;
+
+    if (node == NULL || node->type != XML_ELEMENT_NODE)
+        return 0;
+    for (c = node->children; c; c = c->next) {
+        int d = qsso_xml_depth(c);
+        if (d > max)
+            max = d;
+    }
+    return max + 1;
 }
 
 int qsso_xml_is(const xmlNode *node, const char *ns, const char *name)

@@ -108,19 +108,63 @@ static void test_xml_parse_refuses_a_truncated_document(void **state)
                      QSSO_XML_MALFORMED);
 }
 
-static void test_xml_parse_refuses_nesting_past_the_depth_limit(void **state)
+/* depth elements <a>, each inside the one before. */
+static const char *qsso_test_nested(apr_pool_t *p, apr_size_t depth)
 {
-    apr_size_t depth = 5000, i;
-    char *xml = apr_palloc(*state, depth * 7 + 1), *o = xml;
-    xmlDocPtr doc;
+    char *xml = apr_palloc(p, depth * 7 + 1), *o = xml;
+    apr_size_t i;
 
     for (i = 0; i < depth; i++, o += 3)
         memcpy(o, "<a>", 3);
     for (i = 0; i < depth; i++, o += 4)
         memcpy(o, "</a>", 4);
     *o = '\0';
+    return xml;
+}
+
+static void test_xml_parse_refuses_nesting_past_the_depth_limit(void **state)
+{
+    /* far past libxml2's own limit too: stopped at QSSO_XML_MAX_DEPTH,
+     * with its own status (it has its own refusal code) */
+    const char *xml = qsso_test_nested(*state, 5000);
+    xmlDocPtr doc;
+
     assert_int_equal(qsso_xml_parse(*state, xml, strlen(xml), &doc),
-                     QSSO_XML_MALFORMED);
+                     QSSO_XML_TOO_DEEP);
+    assert_null(doc);
+}
+
+static void test_xml_parse_refuses_one_level_past_the_depth_limit(
+    void **state)
+{
+    const char *xml = qsso_test_nested(*state, QSSO_XML_MAX_DEPTH + 1);
+    xmlDocPtr doc;
+
+    assert_int_equal(qsso_xml_parse(*state, xml, strlen(xml), &doc),
+                     QSSO_XML_TOO_DEEP);
+    assert_null(doc);
+}
+
+static void test_xml_parse_accepts_nesting_at_the_depth_limit(void **state)
+{
+    const char *xml = qsso_test_nested(*state, QSSO_XML_MAX_DEPTH);
+    xmlDocPtr doc;
+
+    assert_int_equal(qsso_xml_parse(*state, xml, strlen(xml), &doc),
+                     QSSO_XML_OK);
+    assert_int_equal(qsso_xml_depth(xmlDocGetRootElement(doc)),
+                     QSSO_XML_MAX_DEPTH);
+}
+
+static void test_xml_depth_counts_the_deepest_branch(void **state)
+{
+    const char *xml = "<a><b/><c><d><e/></d></c>text<f/></a>";
+    xmlDocPtr doc;
+
+    assert_int_equal(qsso_xml_parse(*state, xml, strlen(xml), &doc),
+                     QSSO_XML_OK);
+    assert_int_equal(qsso_xml_depth(xmlDocGetRootElement(doc)), 4);
+    assert_int_equal(qsso_xml_depth(NULL), 0);
 }
 
 /* ---- text */
@@ -238,6 +282,9 @@ int main(void)
         QSSO_TEST(test_xml_parse_refuses_malformed_input),
         QSSO_TEST(test_xml_parse_refuses_a_truncated_document),
         QSSO_TEST(test_xml_parse_refuses_nesting_past_the_depth_limit),
+        QSSO_TEST(test_xml_parse_refuses_one_level_past_the_depth_limit),
+        QSSO_TEST(test_xml_parse_accepts_nesting_at_the_depth_limit),
+        QSSO_TEST(test_xml_depth_counts_the_deepest_branch),
         QSSO_TEST(test_xml_text_reads_across_a_comment),
         QSSO_TEST(test_xml_text_skips_processing_instructions),
         QSSO_TEST(test_xml_text_reads_cdata_and_references),
