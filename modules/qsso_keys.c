@@ -22,6 +22,8 @@
 #include "qsso_keys.h"
 
 #define QSSO_KEYS_MAX_FILE (1024 * 1024)
+#define QSSO_KEYS_MIN_RSA_BITS 2048
+#define QSSO_KEYS_MIN_EC_BITS 256
 
 static int qsso_keys_crypto_ready = 0;
 
@@ -105,6 +107,33 @@ static apr_status_t qsso_keys_free_xmlsec(void *k)
     return APR_SUCCESS;
 }
 
+/* NIST SP 800-131A: RSA under 2048 bits (and EC under 256) is too weak
+ * to sign logins with; DSA is not used by any current IdP. */
+const char *qsso_keys_check_strength(apr_pool_t *p, const void *evp_key)
+{
+    const EVP_PKEY *k = evp_key;
+    int bits = EVP_PKEY_bits(k);
+
+    switch (EVP_PKEY_base_id(k)) {
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS:
+        return bits < QSSO_KEYS_MIN_RSA_BITS
+                   ? apr_psprintf(p, "a %d-bit RSA key; at least %d bits are "
+                                  "required", bits, QSSO_KEYS_MIN_RSA_BITS)
+                   : NULL;
+    case EVP_PKEY_EC:
+        return bits < QSSO_KEYS_MIN_EC_BITS
+                   ? apr_psprintf(p, "a %d-bit EC key; at least %d bits are "
+                                  "required", bits, QSSO_KEYS_MIN_EC_BITS)
+                   : NULL;
+    case EVP_PKEY_DSA:
+        return apr_psprintf(p, "a %d-bit DSA key; use RSA (%d bits or more) "
+                            "or EC", bits, QSSO_KEYS_MIN_RSA_BITS);
+    default:
+        return NULL;
+    }
+}
+
 const char *qsso_keys_load_cert(apr_pool_t *p, const char *file,
                                 qsso_cert_t **out)
 {
@@ -116,6 +145,7 @@ const char *qsso_keys_load_cert(apr_pool_t *p, const char *file,
     unsigned char *der = NULL;
     int derlen;
     qsso_cert_t *c;
+    EVP_PKEY *pub;
 
     if ((err = qsso_keys_read_file(p, file, &data, &len)) != NULL)
         return err;
@@ -128,6 +158,12 @@ const char *qsso_keys_load_cert(apr_pool_t *p, const char *file,
                             "(-----BEGIN CERTIFICATE-----)", file);
     apr_pool_cleanup_register(p, x, qsso_keys_free_x509,
                               apr_pool_cleanup_null);
+    pub = X509_get0_pubkey(x);
+    if (pub == NULL)
+        return apr_psprintf(p, "the certificate in '%s' has no usable public "
+                            "key", file);
+    if ((err = qsso_keys_check_strength(p, pub)) != NULL)
+        return apr_psprintf(p, "the certificate in '%s' has %s", file, err);
     if ((derlen = i2d_X509(x, &der)) <= 0)
         return apr_psprintf(p, "cannot encode the certificate in '%s'", file);
     c = apr_pcalloc(p, sizeof(*c));
@@ -164,6 +200,8 @@ const char *qsso_keys_load_key(apr_pool_t *p, const char *file,
     if (EVP_PKEY_base_id(k) != EVP_PKEY_RSA)
         return apr_psprintf(p, "'%s' is not an RSA key (AuthnRequests are "
                             "signed with RSA-SHA256)", file);
+    if ((err = qsso_keys_check_strength(p, k)) != NULL)
+        return apr_psprintf(p, "'%s' is %s", file, err);
     key = apr_pcalloc(p, sizeof(*key));
     key->file = apr_pstrdup(p, file);
     key->pem = data;

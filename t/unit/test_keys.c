@@ -162,6 +162,40 @@ static void test_keys_refuses_a_key_that_is_not_rsa(void **state)
                          "is not an RSA key");
 }
 
+static void test_keys_refuses_a_short_rsa_key_naming_file_and_size(
+    void **state)
+{
+    qsso_key_t *key;
+    const char *err = qsso_keys_load_key(*state, QSSO_TEST_KEY("weak.key"),
+                                         &key);
+
+    qsso_assert_contains(err, "weak.key");
+    qsso_assert_contains(err, "a 1024-bit RSA key; at least 2048 bits are "
+                              "required");
+}
+
+static void test_keys_refuses_a_certificate_with_a_short_rsa_key(
+    void **state)
+{
+    qsso_cert_t *cert;
+    const char *err = qsso_keys_load_cert(*state, QSSO_TEST_KEY("weak.crt"),
+                                          &cert);
+
+    qsso_assert_contains(err, "weak.crt");
+    qsso_assert_contains(err, "1024-bit RSA key");
+}
+
+static void test_keys_strength_accepts_2048_rsa_and_p256(void **state)
+{
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    qsso_key_t *key = qsso_test_load_key(*state, QSSO_TEST_KEY("sp.key"));
+
+    assert_non_null(ec);
+    assert_null(qsso_keys_check_strength(*state, key->evp_key));
+    assert_null(qsso_keys_check_strength(*state, ec));
+    EVP_PKEY_free(ec);
+}
+
 static void test_keys_signature_verifies_with_the_certificate(void **state)
 {
     qsso_key_t *key = qsso_test_load_key(*state, QSSO_TEST_KEY("sp.key"));
@@ -202,6 +236,9 @@ int main(void)
         QSSO_TEST(test_keys_refuses_a_key_given_as_certificate),
         QSSO_TEST(test_keys_refuses_an_encrypted_key),
         QSSO_TEST(test_keys_refuses_a_key_that_is_not_rsa),
+        QSSO_TEST(test_keys_refuses_a_short_rsa_key_naming_file_and_size),
+        QSSO_TEST(test_keys_refuses_a_certificate_with_a_short_rsa_key),
+        QSSO_TEST(test_keys_strength_accepts_2048_rsa_and_p256),
         QSSO_TEST(test_keys_signature_verifies_with_the_certificate),
     };
 
