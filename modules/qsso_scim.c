@@ -59,7 +59,7 @@ static const struct {
 
 #define QSSO_SCIM_NROUTES (sizeof(qsso_scim_routes) / sizeof(*qsso_scim_routes))
 
-/* ---- discovery ---------------------------------------------------------- */
+/* ---- discovery --------------------------------------------------------- */
 
 static int qsso_scim_handle_config(qsso_scim_call_t *c)
 {
@@ -83,7 +83,7 @@ static int qsso_scim_handle_schemas(qsso_scim_call_t *c)
                   : qsso_scim_fail(c, 404, NULL, "no schema \"%s\"", c->id);
 }
 
-/* ---- request in ----------------------------------------------------------- */
+/* ---- request in -------------------------------------------------------- */
 
 /* Finds <root>/<Resource>[/<id>] in the URI: the route, the root and the
  * id (NULL for the collection). -1 when the path names no resource. */
@@ -213,7 +213,7 @@ static int qsso_scim_read_body(request_rec *r, qsso_scim_call_t *c)
     return 0;
 }
 
-/* ---- answer out ------------------------------------------------------------- */
+/* ---- answer out -------------------------------------------------------- */
 
 static void qsso_scim_log(request_rec *r, const qsso_scim_call_t *c)
 {
@@ -300,7 +300,7 @@ static int qsso_scim_send(request_rec *r, qsso_scim_call_t *c)
     return OK;
 }
 
-/* ---- the handler ------------------------------------------------------------ */
+/* ---- the handler ------------------------------------------------------- */
 
 static int qsso_scim_authenticate(request_rec *r, const qsso_dir_conf_t *dc,
                                   qsso_scim_call_t *c, const char **token)
@@ -388,7 +388,7 @@ int qsso_scim_handle(request_rec *r, const qsso_dir_conf_t *dc)
     return qsso_scim_send(r, &c);
 }
 
-/* ---- startup check ---------------------------------------------------------- */
+/* ---- startup check ----------------------------------------------------- */
 
 /* path -> "file:line" of each `SetHandler qsso-scim` in a <Location>. */
 static void qsso_scim_find_handlers(apr_pool_t *p, ap_directive_t *node,

@@ -54,7 +54,7 @@ static const char *qsso_scim_groups_name_key(apr_pool_t *p,
                        qsso_scim_groups_lower(p, name), NULL);
 }
 
-/* ---- records ------------------------------------------------------------ */
+/* ---- records ----------------------------------------------------------- */
 
 static char *qsso_scim_groups_encode(apr_pool_t *p, const qsso_scim_group_t *g)
 {
@@ -200,7 +200,7 @@ static int qsso_scim_groups_list(qsso_scim_call_t *c,
     return 0;
 }
 
-/* ---- the members' user records ------------------------------------------ */
+/* ---- the members' user records ----------------------------------------- */
 
 static int qsso_scim_groups_has(const apr_array_header_t *a, const char *s,
                                 int nocase)
@@ -287,7 +287,7 @@ static int qsso_scim_groups_sync(qsso_scim_call_t *c, const char *old_name,
     return 0;
 }
 
-/* ---- resource <-> record ------------------------------------------------ */
+/* ---- resource <-> record ----------------------------------------------- */
 
 static json_t *qsso_scim_groups_json(qsso_scim_call_t *c,
                                      const qsso_scim_group_t *g,
@@ -454,7 +454,7 @@ static int qsso_scim_groups_apply_body(qsso_scim_call_t *c,
     return 0;
 }
 
-/* ---- the calls ------------------------------------------------------------ */
+/* ---- the calls --------------------------------------------------------- */
 
 /* Takes displayName for the group id: 0, 409 or 503 (set). */
 static int qsso_scim_groups_claim(qsso_scim_call_t *c, const char *name,
@@ -680,7 +680,7 @@ int qsso_scim_groups_handle(qsso_scim_call_t *c)
                           c->method);
 }
 
-/* ---- for /Users ------------------------------------------------------------ */
+/* ---- for /Users -------------------------------------------------------- */
 
 /* The ids of the groups named in names (one MGET); NULL entries for
  * names that are not SCIM groups. 0 or 503 (set). */

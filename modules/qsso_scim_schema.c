@@ -194,7 +194,7 @@ const qsso_scim_attr_t *qsso_scim_schema_find(const qsso_scim_attr_t *list,
     return NULL;
 }
 
-/* ---- discovery documents ------------------------------------------------ */
+/* ---- discovery documents ----------------------------------------------- */
 
 static json_t *qsso_scim_schema_attr_json(const qsso_scim_attr_t *a)
 {

@@ -30,7 +30,7 @@
 #define QSSO_SCIM_USERS_VALUE_MAX 1000
 #define QSSO_SCIM_USERS_EMAIL_MAX 320
 
-/* ---- record -> resource ------------------------------------------------- */
+/* ---- record -> resource ------------------------------------------------ */
 
 static json_t *qsso_scim_users_json(qsso_scim_call_t *c, const qsso_user_t *u,
                                     const char **version)
@@ -378,7 +378,7 @@ static int qsso_scim_users_apply_body(qsso_scim_call_t *c, qsso_user_t *u,
     return 0;
 }
 
-/* ---- the directory ------------------------------------------------------ */
+/* ---- the directory ----------------------------------------------------- */
 
 /* The user c->id names; deleted users are not found. 0, 404 or 503. */
 static int qsso_scim_users_find(qsso_scim_call_t *c, qsso_user_t *u)
@@ -571,7 +571,7 @@ static int qsso_scim_users_delete(qsso_scim_call_t *c)
     return c->status = 204;
 }
 
-/* ---- queries ------------------------------------------------------------ */
+/* ---- queries ----------------------------------------------------------- */
 
 static const struct {
     const char *attr;              /* as the filter parser spells it */

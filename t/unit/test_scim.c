@@ -18,7 +18,7 @@
 #include "qsso_scim_schema.h"
 #include "qsso_scim_token.h"
 
-/* ---- filters ------------------------------------------------------------- */
+/* ---- filters ----------------------------------------------------------- */
 
 static apr_array_header_t *qsso_test_filter(apr_pool_t *p, const char *f)
 {
@@ -159,7 +159,7 @@ static void test_scim_filter_matches_by_case_rules(void **state)
     assert_false(qsso_scim_filter_match_str(f, "false", 0));
 }
 
-/* ---- PATCH paths ------------------------------------------------------------ */
+/* ---- PATCH paths ------------------------------------------------------- */
 
 static qsso_scim_path_t qsso_test_path(apr_pool_t *p, const char *text)
 {
@@ -257,7 +257,7 @@ static void test_scim_path_refuses_malformed_paths(void **state)
     }
 }
 
-/* ---- token file and bearer check ------------------------------------------ */
+/* ---- token file and bearer check --------------------------------------- */
 
 static const char *qsso_test_sha256(apr_pool_t *p, const char *token)
 {
@@ -383,7 +383,7 @@ static void test_scim_token_check_refuses_all_but_listed_tokens(
                      QSSO_SCIM_TOKEN_UNKNOWN);
 }
 
-/* ---- values, pages, versions ---------------------------------------------- */
+/* ---- values, pages, versions ------------------------------------------- */
 
 static qsso_scim_call_t qsso_test_call(apr_pool_t *p)
 {
@@ -571,7 +571,7 @@ static void test_scim_error_document_follows_rfc7644(void **state)
     free(text);
 }
 
-/* ---- schemas ------------------------------------------------------------ */
+/* ---- schemas ----------------------------------------------------------- */
 
 static void test_scim_schema_finds_attributes_case_insensitively(
     void **state)
