@@ -804,7 +804,8 @@ def test_deleting_a_user_takes_it_out_of_its_groups(scim):
     assert scim.get("/Groups/" + g["id"]).json()["members"] == []
 
 
-def test_scim_groups_reach_the_session_and_require(servers, workdir, redis):
+def test_scim_groups_reach_the_session_and_require(servers, workdir, redis,
+                                                   log):
     tokens = write_tokens(workdir, sha256(TOKEN))
     h = servers.start(
         qsso={"QSSOJITProvisioning": "Off",
@@ -831,6 +832,15 @@ def test_scim_groups_reach_the_session_and_require(servers, workdir, redis):
         assert env["QSSO_GROUPS"] == "Survey Admins"
         assert env["QSSO_USER_TYPE"] == "Manager"
         assert b.get("/dash/admins/").status_code == 200
+        # A user whom SCIM did not put in the group is refused there.
+        other = s.create()
+        b = Browser(h)
+        assert b.login(email=other["userName"]).status_code == 303
+        assert env_of(b.get("/dash/").text)["QSSO_GROUPS"] == ""
+        log.expect("QSSO5001")
+        log.expect("AH01631")
+        r = b.get("/dash/admins/")
+        assert r.status_code == 403 and "QSSO5001" in r.text
     finally:
         s.delete("/Groups/" + g["id"])
 
