@@ -115,6 +115,9 @@ typedef struct {
     int update_attributes;
     int pass_headers;
     qsso_scim_tokens_t *scim_tokens;      /* NULL = no SCIM here */
+    int sig_algs;                  /* QSSO_ALG_* bits of qsso_algs.h */
+    int enc_algs;                  /* QSSO_ALG_* bits: transport, content */
+    int require_encrypted;         /* refuse plain assertions */
 } qsso_dir_conf_t;
 
 /* One line of QSSOUserTypeMap, QSSODivisionMap or QSSOGroupMap. */

@@ -17,6 +17,7 @@
 #include <apr_uri.h>
 
 #include "qsso.h"
+#include "qsso_algs.h"
 #include "qsso_config.h"
 #include "qsso_keys.h"
 #include "qsso_metadata.h"
@@ -49,6 +50,9 @@ void *qsso_config_create_dir(apr_pool_t *p, char *dir)
     c->notify_user_creation = QSSO_UNSET;
     c->update_attributes = QSSO_UNSET;
     c->pass_headers = QSSO_UNSET;
+    c->sig_algs = QSSO_UNSET;
+    c->enc_algs = QSSO_UNSET;
+    c->require_encrypted = QSSO_UNSET;
     return c;
 }
 
@@ -116,6 +120,11 @@ void *qsso_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         QSSO_MERGE(add->update_attributes, base->update_attributes);
     n->pass_headers = QSSO_MERGE(add->pass_headers, base->pass_headers);
     n->scim_tokens = QSSO_MERGE_PTR(add->scim_tokens, base->scim_tokens);
+    /* algorithm lists, like the other lists: a section's own replaces */
+    n->sig_algs = QSSO_MERGE(add->sig_algs, base->sig_algs);
+    n->enc_algs = QSSO_MERGE(add->enc_algs, base->enc_algs);
+    n->require_encrypted =
+        QSSO_MERGE(add->require_encrypted, base->require_encrypted);
     return n;
 }
 
@@ -494,6 +503,37 @@ static const char *qsso_config_set_scim_tokens(cmd_parms *cmd, void *cv,
     return err ? apr_psprintf(cmd->pool, "QSSOSCIMTokenFile: %s", err) : NULL;
 }
 
+/* QSSOSignatureAlgorithms and QSSOEncryptionAlgorithms ALG...: names add
+ * up within a section, as in the other lists. */
+static const char *qsso_config_add_alg(cmd_parms *cmd, int *slot,
+                                       const char *err, int bit)
+{
+    if (err)
+        return apr_psprintf(cmd->pool, "%s: %s", cmd->cmd->name, err);
+    *slot = (*slot == QSSO_UNSET ? 0 : *slot) | bit;
+    return NULL;
+}
+
+static const char *qsso_config_add_sig_alg(cmd_parms *cmd, void *cv,
+                                           const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    int bit = 0;
+    const char *err = qsso_algs_parse_signature(cmd->temp_pool, arg, &bit);
+
+    return qsso_config_add_alg(cmd, &c->sig_algs, err, bit);
+}
+
+static const char *qsso_config_add_enc_alg(cmd_parms *cmd, void *cv,
+                                           const char *arg)
+{
+    qsso_dir_conf_t *c = cv;
+    int bit = 0;
+    const char *err = qsso_algs_parse_encryption(cmd->temp_pool, arg, &bit);
+
+    return qsso_config_add_alg(cmd, &c->enc_algs, err, bit);
+}
+
 #define QSSO_DIR_FLAG(name, field, help)                                   \
     AP_INIT_FLAG(name, ap_set_flag_slot,                                   \
                  (void *)APR_OFFSETOF(qsso_dir_conf_t, field),             \
@@ -526,7 +566,7 @@ const command_rec qsso_config_cmds[] = {
                    "metadata."),
     QSSO_DIR_TAKE1("QSSOSPPrivateKeyFile", qsso_config_set_sp_key,
                    "The SP private key (PEM, unencrypted) that signs "
-                   "AuthnRequests."),
+                   "AuthnRequests and decrypts encrypted assertions."),
     QSSO_DIR_TAKE1("QSSOIdPMetadataFile", qsso_config_set_idp_metadata,
                    "The IdP's SAML metadata (an EntityDescriptor with an "
                    "IDPSSODescriptor)."),
@@ -616,6 +656,16 @@ const command_rec qsso_config_cmds[] = {
     QSSO_DIR_TAKE1("QSSOSCIMTokenFile", qsso_config_set_scim_tokens,
                    "The file of SHA-256 hashes of the bearer tokens a SCIM "
                    "client may use."),
+    AP_INIT_ITERATE("QSSOSignatureAlgorithms", qsso_config_add_sig_alg,
+                    NULL, RSRC_CONF | ACCESS_CONF,
+                    "The signature algorithms a response or assertion may "
+                    "be signed with."),
+    AP_INIT_ITERATE("QSSOEncryptionAlgorithms", qsso_config_add_enc_alg,
+                    NULL, RSRC_CONF | ACCESS_CONF,
+                    "The key transport and content encryption algorithms "
+                    "an encrypted assertion may use."),
+    QSSO_DIR_FLAG("QSSORequireEncryptedAssertion", require_encrypted,
+                  "Refuse assertions that are not encrypted."),
     {NULL}
 };
 
@@ -759,6 +809,10 @@ static void qsso_config_check_section(qsso_check_t *ck,
         qsso_config_complain(ck, apr_psprintf(ck->p, "the IdP metadata %s "
                              "has no HTTP-POST SingleSignOnService; set "
                              "QSSOSSOBinding redirect", c->idp->file));
+    if (qsso_conf_require_encrypted(c) && c->sp_key == NULL)
+        qsso_config_complain(ck, "QSSORequireEncryptedAssertion On needs "
+                             "QSSOSPPrivateKeyFile (and QSSOSPCertFile, "
+                             "published as the SP's encryption key)");
     if (c->sp_key && c->sp_cert) {
         const char *err = qsso_keys_check_pair(ck->p, c->sp_cert, c->sp_key);
         if (err)

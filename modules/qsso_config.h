@@ -41,6 +41,11 @@ int qsso_conf_merge_existing_user(const qsso_dir_conf_t *c);
 int qsso_conf_notify_user_creation(const qsso_dir_conf_t *c);
 int qsso_conf_update_attributes(const qsso_dir_conf_t *c);
 int qsso_conf_pass_headers(const qsso_dir_conf_t *c);
+/* QSSOSignatureAlgorithms / QSSOEncryptionAlgorithms masks in force
+ * (defaults in qsso_algs.h), QSSORequireEncryptedAssertion. */
+int qsso_conf_signature_algorithms(const qsso_dir_conf_t *c);
+int qsso_conf_encryption_algorithms(const qsso_dir_conf_t *c);
+int qsso_conf_require_encrypted(const qsso_dir_conf_t *c);
 
 /* scheme://host[:port] as browsers see it: QSSOSPBaseURL, else ServerName. */
 const char *qsso_conf_base_url(const qsso_dir_conf_t *c, request_rec *r);

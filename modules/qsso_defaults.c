@@ -4,6 +4,7 @@
  * reads them links into unit tests and tools without httpd.
  */
 #include "qsso.h"
+#include "qsso_algs.h"
 #include "qsso_config.h"
 
 const char *qsso_conf_endpoint_path(const qsso_dir_conf_t *c)
@@ -128,3 +129,17 @@ int qsso_conf_pass_headers(const qsso_dir_conf_t *c)
     return c->pass_headers == 1;
 }
 
+int qsso_conf_signature_algorithms(const qsso_dir_conf_t *c)
+{
+    return qsso_algs_signature_mask(c->sig_algs);
+}
+
+int qsso_conf_encryption_algorithms(const qsso_dir_conf_t *c)
+{
+    return qsso_algs_encryption_mask(c->enc_algs);
+}
+
+int qsso_conf_require_encrypted(const qsso_dir_conf_t *c)
+{
+    return c->require_encrypted == 1;
+}

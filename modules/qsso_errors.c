@@ -39,7 +39,8 @@ static const qsso_err_entry_t qsso_err_table[] = {
     {2108, 403, APLOG_WARNING, "The sign-in response is refused",
      "two elements share an ID; this was likely a signature-wrapping attack"},
     {2109, 403, APLOG_ERR, "The sign-in response is refused",
-     "the IdP must send exactly one unencrypted Assertion"},
+     "the IdP must send exactly one Assertion or EncryptedAssertion (to "
+     "decrypt one, set QSSOSPPrivateKeyFile)"},
     {2110, 403, APLOG_ERR, "The sign-in response is not signed",
      "make the IdP sign the Response or the Assertion"},
     {2111, 403, APLOG_ERR, "The sign-in response signature is invalid",
@@ -47,7 +48,8 @@ static const qsso_err_entry_t qsso_err_table[] = {
     {2112, 403, APLOG_WARNING, "The sign-in response is refused",
      "the signature does not cover its parent element; likely an attack"},
     {2113, 403, APLOG_ERR, "The sign-in response uses a weak algorithm",
-     "configure the IdP to sign with RSA-SHA256 and digest with SHA-256"},
+     "configure the IdP to sign with RSA-SHA256 and digest with SHA-256, "
+     "or list its algorithm in QSSOSignatureAlgorithms"},
     {2114, 403, APLOG_WARNING, "The identity provider refused the sign-in",
      "see the IdP's status and log for this user"},
     {2115, 403, APLOG_ERR, "The sign-in came from an unknown identity provider",
@@ -77,6 +79,23 @@ static const qsso_err_entry_t qsso_err_table[] = {
      "unchanged"},
     {2126, 403, APLOG_ERR, "The sign-in response is incomplete",
      "the assertion needs an ID, Issuer, Subject and NameID"},
+    {2127, 403, APLOG_ERR, "The sign-in response uses a refused transform",
+     "the IdP must canonicalize with exclusive C14N and use only the "
+     "enveloped-signature and exclusive C14N transforms"},
+    {2128, 403, APLOG_ERR, "The sign-in response could not be decrypted",
+     "the IdP must encrypt to the certificate of this SP's metadata with an "
+     "algorithm of QSSOEncryptionAlgorithms"},
+    {2129, 403, APLOG_ERR, "The sign-in response must be encrypted",
+     "turn assertion encryption on at the IdP, or set "
+     "QSSORequireEncryptedAssertion Off"},
+    {2130, 400, APLOG_WARNING, "The sign-in response is refused",
+     "the XML nests more than 64 levels deep; no IdP does, likely an "
+     "attack"},
+    {2131, 403, APLOG_ERR, "The sign-in response has too many attributes",
+     "release at most 256 attributes to this SP at the IdP"},
+    {2132, 403, APLOG_ERR, "The sign-in response has a value that is too "
+     "large", "release no attribute value over 16 KiB to this SP at the "
+     "IdP"},
     {3001, 503, APLOG_ERR, "Sign-in is temporarily unavailable",
      "the session store (QSSOStore) is unreachable or failing; check Redis"},
     {4001, 403, APLOG_ERR, "Your account is missing its email address",

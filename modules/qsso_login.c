@@ -285,6 +285,10 @@ static int qsso_login_accept(request_rec *r, const qsso_dir_conf_t *c,
     in.acs_url = qsso_conf_acs_url(c, r);
     in.now = apr_time_now();
     in.clock_skew = qsso_conf_clock_skew(c);
+    in.sp_key = c->sp_key;
+    in.sig_algs = qsso_conf_signature_algorithms(c);
+    in.enc_algs = qsso_conf_encryption_algorithms(c);
+    in.require_encrypted = qsso_conf_require_encrypted(c);
     if ((rc = qsso_response_verify(r->pool, &in, &a, err)) != QSSO_OK
         || (rc = qsso_login_resolve_return(
                 r, c, &a, qsso_login_form_value(r->pool, form, "RelayState"),
@@ -357,6 +361,10 @@ int qsso_login_handle_metadata(request_rec *r, const qsso_dir_conf_t *c)
     sp.acs_url = qsso_conf_acs_url(c, r);
     sp.cert_b64 = c->sp_cert ? c->sp_cert->der_b64 : NULL;
     sp.requests_signed = qsso_conf_sign_request(c);
+    /* the SP key decrypts assertions: its certificate is also published
+     * as the encryption key */
+    sp.enc_cert_b64 = c->sp_key && c->sp_cert ? c->sp_cert->der_b64 : NULL;
+    sp.enc_algs = qsso_conf_encryption_algorithms(c);
     xml = qsso_metadata_build_sp(r->pool, &sp);
     ap_set_content_type(r, "application/samlmetadata+xml");
     ap_set_content_length(r, (apr_off_t)strlen(xml));

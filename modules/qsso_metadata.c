@@ -11,7 +11,9 @@
 #include <apr_file_io.h>
 
 #include "qsso.h"
+#include "qsso_algs.h"
 #include "qsso_codec.h"
+#include "qsso_keys.h"
 #include "qsso_metadata.h"
 #include "qsso_xml.h"
 
@@ -105,6 +107,7 @@ static const char *qsso_metadata_read_certs(apr_pool_t *p, const char *file,
             for (cert = x509data->children; cert; cert = cert->next) {
                 qsso_blob_t *b;
                 const unsigned char *der, *q;
+                const char *weak;
                 apr_size_t len;
                 X509 *x;
 
@@ -122,7 +125,14 @@ static const char *qsso_metadata_read_certs(apr_pool_t *p, const char *file,
                     return apr_psprintf(p, "'%s': signing certificate %d is "
                                         "not an X.509 certificate", file,
                                         idp->certs_der->nelts + 1);
+                weak = X509_get0_pubkey(x)
+                           ? qsso_keys_check_strength(p, X509_get0_pubkey(x))
+                           : "no usable public key";
                 X509_free(x);
+                if (weak)
+                    return apr_psprintf(p, "'%s': signing certificate %d has "
+                                        "%s", file,
+                                        idp->certs_der->nelts + 1, weak);
                 b = apr_array_push(idp->certs_der);
                 b->data = der;
                 b->len = len;
@@ -174,6 +184,9 @@ const char *qsso_metadata_parse_idp(apr_pool_t *p, const char *file,
     case QSSO_XML_DOCTYPE:
         return apr_psprintf(p, "'%s' has a DOCTYPE; metadata with DTDs or "
                             "entities is refused", file);
+    case QSSO_XML_TOO_DEEP:
+        return apr_psprintf(p, "'%s' nests elements more than %d deep",
+                            file, QSSO_XML_MAX_DEPTH);
     default:
         return apr_psprintf(p, "'%s' is not well-formed XML", file);
     }
@@ -196,17 +209,38 @@ const char *qsso_metadata_parse_idp(apr_pool_t *p, const char *file,
     return NULL;
 }
 
+/* The md:KeyDescriptor of one use, with the EncryptionMethods an IdP may
+ * pick from (SAML Metadata 2.4.1.1) for use="encryption". */
+static const char *qsso_metadata_key_descriptor(apr_pool_t *p,
+                                                const char *use,
+                                                const char *cert_b64,
+                                                int enc_algs)
+{
+    const qsso_alg_t *a;
+    const char *methods = "";
+
+    for (a = qsso_algs_all; enc_algs && a->name; a++)
+        if (a->kind != QSSO_ALG_SIGNATURE && (enc_algs & a->bit))
+            methods = apr_pstrcat(p, methods, "      <md:EncryptionMethod "
+                                  "Algorithm=\"", a->uri, "\"/>\n", NULL);
+    return apr_pstrcat(p,
+        "    <md:KeyDescriptor use=\"", use, "\">\n"
+        "      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>", cert_b64,
+        "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\n", methods,
+        "    </md:KeyDescriptor>\n", NULL);
+}
+
 char *qsso_metadata_build_sp(apr_pool_t *p, const qsso_sp_metadata_t *sp)
 {
     const char *keydesc = "";
 
     if (sp->cert_b64)
-        keydesc = apr_pstrcat(p,
-            "    <md:KeyDescriptor use=\"signing\">\n"
-            "      <ds:KeyInfo><ds:X509Data><ds:X509Certificate>",
-            sp->cert_b64,
-            "</ds:X509Certificate></ds:X509Data></ds:KeyInfo>\n"
-            "    </md:KeyDescriptor>\n", NULL);
+        keydesc = qsso_metadata_key_descriptor(p, "signing", sp->cert_b64, 0);
+    if (sp->enc_cert_b64)
+        keydesc = apr_pstrcat(p, keydesc, qsso_metadata_key_descriptor(
+                                  p, "encryption", sp->enc_cert_b64,
+                                  qsso_algs_encryption_mask(sp->enc_algs)),
+                              NULL);
     return apr_pstrcat(p,
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         "<md:EntityDescriptor xmlns:md=\"" QSSO_NS_MD "\" "

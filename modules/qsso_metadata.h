@@ -17,11 +17,16 @@ const char *qsso_metadata_parse_idp(apr_pool_t *p, const char *file,
 typedef struct {
     const char *entity_id;
     const char *acs_url;
-    const char *cert_b64;       /* NULL: no KeyDescriptor */
+    const char *cert_b64;       /* NULL: no signing KeyDescriptor */
     int requests_signed;
+    const char *enc_cert_b64;   /* NULL: no encryption KeyDescriptor (set
+                                   it only when the SP key can decrypt) */
+    int enc_algs;               /* QSSOEncryptionAlgorithms; 0 = default */
 } qsso_sp_metadata_t;
 
-/* The SP's EntityDescriptor, valid against saml-schema-metadata-2.0. */
+/* The SP's EntityDescriptor, valid against saml-schema-metadata-2.0: a
+ * signing KeyDescriptor, and an encryption one listing the accepted
+ * EncryptionMethods. */
 char *qsso_metadata_build_sp(apr_pool_t *p, const qsso_sp_metadata_t *sp);
 
 #endif

@@ -4,13 +4,21 @@
  * in, an assertion or a refusal code out.
  *
  * Defences, in order: strict base64; libxml2 with no network, DTD or
- * entities (qsso_xml_parse); every ID attribute unique (a wrapped copy
- * cannot borrow the signed element's ID); exactly one Assertion in the
- * whole document, a direct child of the Response (a signed assertion moved
- * into Extensions or ds:Object makes two); each Signature's single
- * Reference points at its own parent, with SHA-2 algorithms and only
- * c14n/enveloped transforms; the key comes from the metadata, never from
- * KeyInfo; and every value is read from the element the signature covers.
+ * entities, at most 64 levels deep (qsso_xml_parse); every ID attribute
+ * unique (a wrapped copy cannot borrow the signed element's ID); exactly
+ * one Assertion or EncryptedAssertion in the whole document, a direct
+ * child of the Response (a signed assertion moved into Extensions or
+ * ds:Object makes two); each Signature's single Reference points at its
+ * own parent, with algorithms and transforms the policy accepts
+ * (qsso_algs.c); the key comes from the metadata, never from KeyInfo; and
+ * every value is read from the element a signature covers.
+ *
+ * Encrypted assertions: a Response signature is verified over the
+ * encrypted form first, so a tampered ciphertext is refused before the SP
+ * key touches it; then qsso_decrypt.c puts the Assertion in the
+ * EncryptedAssertion's place, its IDs join the uniqueness check and the
+ * count of assertions is taken again; then its own signature, if any, is
+ * verified. One of the two signatures must exist.
  */
 #include <string.h>
 #include <libxml/tree.h>
@@ -24,7 +32,9 @@
 #include <apr_hash.h>
 
 #include "qsso.h"
+#include "qsso_algs.h"
 #include "qsso_codec.h"
+#include "qsso_decrypt.h"
 #include "qsso_errors.h"
 #include "qsso_response.h"
 #include "qsso_xml.h"
@@ -32,6 +42,10 @@
 #define QSSO_STATUS_SUCCESS "urn:oasis:names:tc:SAML:2.0:status:Success"
 #define QSSO_CM_BEARER "urn:oasis:names:tc:SAML:2.0:cm:bearer"
 #define QSSO_LOGV(v) qsso_codec_log_escape(c->p, (v), 200)
+/* Limits on the consumed assertion: far above what IdPs send, low enough
+ * that a signed but hostile message cannot blow up sessions and logs. */
+#define QSSO_RESPONSE_MAX_ATTRS 256
+#define QSSO_RESPONSE_MAX_VALUE (16 * 1024)     /* bytes of text */
 
 typedef struct {
     apr_pool_t *p;
@@ -39,39 +53,11 @@ typedef struct {
     qsso_err_t *err;
     xmlDocPtr doc;
     xmlNodePtr resp;
-    xmlNodePtr assertion;
+    xmlNodePtr assertion;        /* the one consumed */
+    xmlNodePtr encrypted;        /* its EncryptedAssertion, until decrypted */
+    apr_hash_t *ids;             /* every ID value seen */
     qsso_assertion_t *out;
 } qsso_response_ctx_t;
-
-static const char *const qsso_response_ok_sig_algs[] = {
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512", NULL
-};
-static const char *const qsso_response_ok_digests[] = {
-    "http://www.w3.org/2001/04/xmlenc#sha256",
-    "http://www.w3.org/2001/04/xmldsig-more#sha384",
-    "http://www.w3.org/2001/04/xmlenc#sha512", NULL
-};
-static const char *const qsso_response_ok_transforms[] = {
-    "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
-    "http://www.w3.org/2001/10/xml-exc-c14n#",
-    "http://www.w3.org/2001/10/xml-exc-c14n#WithComments",
-    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315",
-    "http://www.w3.org/TR/2001/REC-xml-c14n-20010315#WithComments",
-    "http://www.w3.org/2006/12/xml-c14n11", NULL
-};
-
-static int qsso_response_in_list(const char *v, const char *const *list)
-{
-    for (; v && *list; list++)
-        if (!strcmp(v, *list))
-            return 1;
-    return 0;
-}
 
 int qsso_response_parse_time(const char *s, apr_time_t *out)
 {
@@ -160,6 +146,10 @@ static int qsso_response_decode(qsso_response_ctx_t *c)
     case QSSO_XML_DOCTYPE:
         return qsso_err_set(c->p, c->err, 2106, "the XML has a DOCTYPE "
                             "(DTD or entity declarations)");
+    case QSSO_XML_TOO_DEEP:
+        return qsso_err_set(c->p, c->err, 2130, "the decoded SAMLResponse "
+                            "nests elements more than %d levels deep",
+                            QSSO_XML_MAX_DEPTH);
     default:
         return qsso_err_set(c->p, c->err, 2105, "the decoded SAMLResponse "
                             "(%" APR_SIZE_T_FMT " bytes) is not well-formed "
@@ -192,45 +182,53 @@ static int qsso_response_check_status(qsso_response_ctx_t *c)
                         QSSO_LOGV(msg));
 }
 
-/* Every ID (and xml:id) value is unique; SAML IDs are registered so that
- * the signature's "#ID" reference resolves to exactly that element. */
-static int qsso_response_walk_ids(qsso_response_ctx_t *c, xmlNodePtr node,
-                                  apr_hash_t *seen)
+/* Every ID (and xml:id) value of node is new; SAML IDs are registered so
+ * that a signature's "#ID" reference resolves to exactly that element. */
+static int qsso_response_add_ids(qsso_response_ctx_t *c, xmlNodePtr node)
 {
-    for (; node; node = node->next) {
-        xmlAttrPtr a;
-        if (node->type != XML_ELEMENT_NODE)
+    xmlAttrPtr a;
+
+    for (a = node->properties; a; a = a->next) {
+        int is_saml = a->ns == NULL && !strcmp((const char *)a->name, "ID");
+        int is_xml = a->ns && a->ns->href && !strcmp(
+            (const char *)a->ns->href,
+            "http://www.w3.org/XML/1998/namespace")
+            && !strcmp((const char *)a->name, "id");
+        xmlChar *v;
+        if (!is_saml && !is_xml)
             continue;
-        for (a = node->properties; a; a = a->next) {
-            int is_saml = a->ns == NULL && !strcmp((const char *)a->name,
-                                                   "ID");
-            int is_xml = a->ns && a->ns->href && !strcmp(
-                (const char *)a->ns->href,
-                "http://www.w3.org/XML/1998/namespace")
-                && !strcmp((const char *)a->name, "id");
-            xmlChar *v;
-            if (!is_saml && !is_xml)
-                continue;
-            v = xmlNodeListGetString(c->doc, a->children, 1);
-            if (v == NULL || apr_hash_get(seen, v, APR_HASH_KEY_STRING)) {
-                const char *dup = apr_pstrdup(c->p, v ? (char *)v : "");
-                xmlFree(v);
-                return qsso_err_set(c->p, c->err, 2108, "the ID \"%s\" "
-                                    "appears more than once",
-                                    QSSO_LOGV(dup));
-            }
-            apr_hash_set(seen, apr_pstrdup(c->p, (char *)v),
-                         APR_HASH_KEY_STRING, "");
-            if (is_saml && xmlAddID(NULL, c->doc, v, a) == NULL) {
-                xmlFree(v);
-                return qsso_err_set(c->p, c->err, 2108, "an ID appears "
-                                    "more than once");
-            }
+        v = xmlNodeListGetString(c->doc, a->children, 1);
+        if (v == NULL || apr_hash_get(c->ids, v, APR_HASH_KEY_STRING)) {
+            const char *dup = apr_pstrdup(c->p, v ? (char *)v : "");
             xmlFree(v);
+            return qsso_err_set(c->p, c->err, 2108, "the ID \"%s\" "
+                                "appears more than once", QSSO_LOGV(dup));
         }
-        if (qsso_response_walk_ids(c, node->children, seen) != QSSO_OK)
-            return c->err->code;
+        apr_hash_set(c->ids, apr_pstrdup(c->p, (char *)v),
+                     APR_HASH_KEY_STRING, "");
+        if (is_saml && xmlAddID(NULL, c->doc, v, a) == NULL) {
+            xmlFree(v);
+            return qsso_err_set(c->p, c->err, 2108, "an ID appears more "
+                                "than once");
+        }
+        xmlFree(v);
     }
+    return QSSO_OK;
+}
+
+/* Registers the IDs of node and everything under it (depth is bounded by
+ * the parser). */
+static int qsso_response_walk_ids(qsso_response_ctx_t *c, xmlNodePtr node)
+{
+    xmlNodePtr k;
+
+    if (node->type != XML_ELEMENT_NODE)
+        return QSSO_OK;
+    if (qsso_response_add_ids(c, node) != QSSO_OK)
+        return c->err->code;
+    for (k = node->children; k; k = k->next)
+        if (qsso_response_walk_ids(c, k) != QSSO_OK)
+            return c->err->code;
     return QSSO_OK;
 }
 
@@ -245,65 +243,53 @@ static void qsso_response_count(xmlNodePtr node, const char *ns,
     }
 }
 
-static int qsso_response_find_assertion(qsso_response_ctx_t *c)
+/* Exactly one assertion, plain or encrypted, anywhere in the document,
+ * and it is a direct child of the Response. */
+static int qsso_response_count_assertions(qsso_response_ctx_t *c,
+                                          const char *when)
 {
-    int total = 0, encrypted = 0;
+    int plain = 0, encrypted = 0;
 
-    qsso_response_count(c->resp, QSSO_NS_SAML, "Assertion", &total);
+    qsso_response_count(c->resp, QSSO_NS_SAML, "Assertion", &plain);
     qsso_response_count(c->resp, QSSO_NS_SAML, "EncryptedAssertion",
                         &encrypted);
-    if (encrypted)
-        return qsso_err_set(c->p, c->err, 2109, "the response holds an "
-                            "EncryptedAssertion, which this SP does not "
-                            "decrypt; turn assertion encryption off at the "
-                            "IdP");
     c->assertion = qsso_xml_child(c->resp, QSSO_NS_SAML, "Assertion");
-    if (total != 1 || c->assertion == NULL)
-        return qsso_err_set(c->p, c->err, 2109, "the response holds %d "
-                            "Assertion elements (%d at the top level); "
-                            "exactly one is accepted", total,
+    c->encrypted = qsso_xml_child(c->resp, QSSO_NS_SAML,
+                                  "EncryptedAssertion");
+    if (plain + encrypted != 1 || (!c->assertion && !c->encrypted))
+        return qsso_err_set(c->p, c->err, 2109, "%sthe response holds %d "
+                            "Assertion elements and %d EncryptedAssertion "
+                            "(%d and %d at the top level); exactly one of "
+                            "them is accepted", when, plain, encrypted,
                             qsso_xml_count_children(c->resp, QSSO_NS_SAML,
-                                                    "Assertion"));
+                                                    "Assertion"),
+                            qsso_xml_count_children(c->resp, QSSO_NS_SAML,
+                                                    "EncryptedAssertion"));
     return QSSO_OK;
 }
 
-static int qsso_response_check_algorithms(qsso_response_ctx_t *c,
-                                          xmlNodePtr si, xmlNodePtr ref)
+static int qsso_response_find_assertion(qsso_response_ctx_t *c)
 {
-    xmlNodePtr sm = qsso_xml_child(si, QSSO_NS_DS, "SignatureMethod");
-    xmlNodePtr cm = qsso_xml_child(si, QSSO_NS_DS,
-                                   "CanonicalizationMethod");
-    xmlNodePtr dm = qsso_xml_child(ref, QSSO_NS_DS, "DigestMethod");
-    xmlNodePtr ts = qsso_xml_child(ref, QSSO_NS_DS, "Transforms"), t;
-    const char *alg;
+    int rc = qsso_response_count_assertions(c, "");
 
-    alg = qsso_xml_attr(c->p, sm, "Algorithm");
-    if (!qsso_response_in_list(alg, qsso_response_ok_sig_algs))
-        return qsso_err_set(c->p, c->err, 2113, "SignatureMethod \"%s\" is "
-                            "not accepted (RSA or ECDSA with SHA-256/384/512)",
-                            QSSO_LOGV(alg));
-    alg = qsso_xml_attr(c->p, dm, "Algorithm");
-    if (!qsso_response_in_list(alg, qsso_response_ok_digests))
-        return qsso_err_set(c->p, c->err, 2113, "DigestMethod \"%s\" is not "
-                            "accepted (SHA-256/384/512)", QSSO_LOGV(alg));
-    alg = qsso_xml_attr(c->p, cm, "Algorithm");
-    if (!qsso_response_in_list(alg, qsso_response_ok_transforms))
-        return qsso_err_set(c->p, c->err, 2113, "CanonicalizationMethod "
-                            "\"%s\" is not accepted", QSSO_LOGV(alg));
-    for (t = ts ? ts->children : NULL; t; t = t->next) {
-        if (t->type != XML_ELEMENT_NODE)
-            continue;
-        alg = qsso_xml_attr(c->p, t, "Algorithm");
-        if (!qsso_xml_is(t, QSSO_NS_DS, "Transform")
-            || !qsso_response_in_list(alg, qsso_response_ok_transforms))
-            return qsso_err_set(c->p, c->err, 2113, "Transform \"%s\" is not "
-                                "accepted (enveloped-signature and c14n "
-                                "only)", QSSO_LOGV(alg));
-    }
+    if (rc != QSSO_OK)
+        return rc;
+    if (c->encrypted && c->in->sp_key == NULL)
+        return qsso_err_set(c->p, c->err, 2109, "the response holds an "
+                            "EncryptedAssertion and this SP has no "
+                            "QSSOSPPrivateKeyFile to decrypt it; set one "
+                            "(its certificate is the SP metadata's "
+                            "encryption key), or turn assertion encryption "
+                            "off at the IdP");
+    if (c->assertion && c->in->require_encrypted)
+        return qsso_err_set(c->p, c->err, 2129, "the Assertion is not "
+                            "encrypted and QSSORequireEncryptedAssertion is "
+                            "On");
     return QSSO_OK;
 }
 
-/* The signature must have one Reference, to "#" + its parent's ID. */
+/* The signature must have one Reference, to "#" + its parent's ID, and
+ * only the algorithms and transforms of the policy. */
 static int qsso_response_check_reference(qsso_response_ctx_t *c,
                                          xmlNodePtr sig, xmlNodePtr parent)
 {
@@ -311,6 +297,8 @@ static int qsso_response_check_reference(qsso_response_ctx_t *c,
     xmlNodePtr ref = qsso_xml_child(si, QSSO_NS_DS, "Reference");
     const char *id = qsso_xml_attr(c->p, parent, "ID");
     const char *uri = ref ? qsso_xml_attr(c->p, ref, "URI") : NULL;
+    const char *why = NULL;
+    int rc;
 
     if (si == NULL || ref == NULL
         || qsso_xml_count_children(si, QSSO_NS_DS, "Reference") != 1)
@@ -324,7 +312,11 @@ static int qsso_response_check_reference(qsso_response_ctx_t *c,
                             "ID=\"%s\"> references \"%s\", not its parent",
                             (const char *)parent->name, QSSO_LOGV(id),
                             QSSO_LOGV(uri));
-    return qsso_response_check_algorithms(c, si, ref);
+    rc = qsso_algs_check_signed_info(c->p, c->in->sig_algs, si, ref, &why);
+    if (rc != QSSO_OK)
+        return qsso_err_set(c->p, c->err, rc, "the Signature in <%s>: %s",
+                            (const char *)parent->name, QSSO_LOGV(why));
+    return QSSO_OK;
 }
 
 /* Tries each metadata key; KeyInfo in the message is never consulted
@@ -345,7 +337,9 @@ static int qsso_response_verify_signature(qsso_response_ctx_t *c,
             break;
         d->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
         d->signKey = xmlSecKeyDuplicate(APR_ARRAY_IDX(keys, i, xmlSecKeyPtr));
-        ok = d->signKey && xmlSecDSigCtxVerify(d, sig) == 0
+        ok = d->signKey
+             && qsso_algs_restrict_dsig(d, c->in->sig_algs) == 0
+             && xmlSecDSigCtxVerify(d, sig) == 0
              && d->status == xmlSecDSigStatusSucceeded;
         xmlSecDSigCtxDestroy(d);
         if (ok)
@@ -357,17 +351,46 @@ static int qsso_response_verify_signature(qsso_response_ctx_t *c,
                         c->in->idp->file);
 }
 
+/* Replaces the EncryptedAssertion with its Assertion; what it brings in
+ * is held to the same rules as the rest of the document. */
+static int qsso_response_decrypt(qsso_response_ctx_t *c)
+{
+    qsso_decrypt_input_t d;
+    xmlNodePtr plain = NULL;
+    const char *why = NULL;
+    int rc;
+
+    d.key = c->in->sp_key;
+    d.algs = qsso_algs_encryption_mask(c->in->enc_algs);
+    d.sp_entity_id = c->in->sp_entity_id;
+    if (qsso_decrypt_assertion(c->p, &d, c->encrypted, &plain, &why)
+        != QSSO_OK)
+        return qsso_err_set(c->p, c->err, 2128, "%s", why);
+    if (qsso_xml_depth(c->resp) > QSSO_XML_MAX_DEPTH)
+        return qsso_err_set(c->p, c->err, 2130, "with the decrypted "
+                            "Assertion, elements nest more than %d levels "
+                            "deep", QSSO_XML_MAX_DEPTH);
+    if ((rc = qsso_response_walk_ids(c, plain)) != QSSO_OK
+        || (rc = qsso_response_count_assertions(
+                c, "after decryption, ")) != QSSO_OK)
+        return rc;
+    return QSSO_OK;
+}
+
 static int qsso_response_check_signatures(qsso_response_ctx_t *c)
 {
     xmlNodePtr rsig = qsso_xml_child(c->resp, QSSO_NS_DS, "Signature");
-    xmlNodePtr asig = qsso_xml_child(c->assertion, QSSO_NS_DS, "Signature");
+    xmlNodePtr asig;
     int rc;
 
+    if (rsig && (rc = qsso_response_verify_signature(c, rsig, c->resp)))
+        return rc;
+    if (c->encrypted && (rc = qsso_response_decrypt(c)) != QSSO_OK)
+        return rc;
+    asig = qsso_xml_child(c->assertion, QSSO_NS_DS, "Signature");
     if (rsig == NULL && asig == NULL)
         return qsso_err_set(c->p, c->err, 2110, "neither the Response nor "
                             "the Assertion carries a Signature");
-    if (rsig && (rc = qsso_response_verify_signature(c, rsig, c->resp)))
-        return rc;
     if (asig && (rc = qsso_response_verify_signature(c, asig, c->assertion)))
         return rc;
     return QSSO_OK;
@@ -550,10 +573,29 @@ static int qsso_response_check_subject(qsso_response_ctx_t *c)
     return qsso_err_set(c->p, c->err, code, "%s", why);
 }
 
-static void qsso_response_read_attrs(qsso_response_ctx_t *c)
+/* Counted before anything is read, so a flood costs nothing. */
+static int qsso_response_count_attrs(qsso_response_ctx_t *c)
+{
+    xmlNodePtr st, a;
+    int n = 0;
+
+    for (st = c->assertion->children; st; st = st->next)
+        if (qsso_xml_is(st, QSSO_NS_SAML, "AttributeStatement"))
+            for (a = st->children; a; a = a->next)
+                n += qsso_xml_is(a, QSSO_NS_SAML, "Attribute");
+    if (n > QSSO_RESPONSE_MAX_ATTRS)
+        return qsso_err_set(c->p, c->err, 2131, "the Assertion carries %d "
+                            "Attribute elements; at most %d are accepted",
+                            n, QSSO_RESPONSE_MAX_ATTRS);
+    return QSSO_OK;
+}
+
+static int qsso_response_read_attrs(qsso_response_ctx_t *c)
 {
     xmlNodePtr st, a, v;
 
+    if (qsso_response_count_attrs(c) != QSSO_OK)
+        return c->err->code;
     c->out->attrs = apr_array_make(c->p, 8, sizeof(qsso_attr_t));
     for (st = c->assertion->children; st; st = st->next) {
         if (!qsso_xml_is(st, QSSO_NS_SAML, "AttributeStatement"))
@@ -565,12 +607,24 @@ static void qsso_response_read_attrs(qsso_response_ctx_t *c)
             attr = apr_array_push(c->out->attrs);
             attr->name = qsso_xml_attr(c->p, a, "Name");
             attr->values = apr_array_make(c->p, 1, sizeof(const char *));
-            for (v = a->children; v; v = v->next)
-                if (qsso_xml_is(v, QSSO_NS_SAML, "AttributeValue"))
-                    APR_ARRAY_PUSH(attr->values, const char *) =
-                        qsso_xml_trim(c->p, qsso_xml_text(c->p, v));
+            for (v = a->children; v; v = v->next) {
+                const char *text;
+                apr_size_t len;
+                if (!qsso_xml_is(v, QSSO_NS_SAML, "AttributeValue"))
+                    continue;
+                text = qsso_xml_text(c->p, v);
+                if ((len = strlen(text)) > QSSO_RESPONSE_MAX_VALUE)
+                    return qsso_err_set(c->p, c->err, 2132, "a value of "
+                                        "attribute \"%s\" is %" APR_SIZE_T_FMT
+                                        " bytes; at most %d are accepted",
+                                        QSSO_LOGV(attr->name), len,
+                                        QSSO_RESPONSE_MAX_VALUE);
+                APR_ARRAY_PUSH(attr->values, const char *) =
+                    qsso_xml_trim(c->p, text);
+            }
         }
     }
+    return QSSO_OK;
 }
 
 static void qsso_response_read_authn(qsso_response_ctx_t *c)
@@ -589,15 +643,20 @@ static void qsso_response_read_authn(qsso_response_ctx_t *c)
 int qsso_response_verify(apr_pool_t *p, const qsso_response_input_t *in,
                          qsso_assertion_t *out, qsso_err_t *err)
 {
-    qsso_response_ctx_t c = {p, in, err, NULL, NULL, NULL, out};
+    qsso_response_ctx_t c;
     int rc;
 
+    memset(&c, 0, sizeof(c));
+    c.p = p;
+    c.in = in;
+    c.err = err;
+    c.out = out;
+    c.ids = apr_hash_make(p);
     memset(out, 0, sizeof(*out));
     memset(err, 0, sizeof(*err));
     if ((rc = qsso_response_decode(&c)) != QSSO_OK
         || (rc = qsso_response_check_status(&c)) != QSSO_OK
-        || (rc = qsso_response_walk_ids(&c, c.resp, apr_hash_make(p)))
-               != QSSO_OK
+        || (rc = qsso_response_walk_ids(&c, c.resp)) != QSSO_OK
         || (rc = qsso_response_find_assertion(&c)) != QSSO_OK
         || (rc = qsso_response_check_signatures(&c)) != QSSO_OK)
         return rc;
@@ -614,8 +673,7 @@ int qsso_response_verify(apr_pool_t *p, const qsso_response_input_t *in,
         || (rc = qsso_response_check_subject(&c)) != QSSO_OK)
         return rc;
     qsso_response_read_authn(&c);
-    qsso_response_read_attrs(&c);
-    return QSSO_OK;
+    return qsso_response_read_attrs(&c);
 }
 
 const apr_array_header_t *qsso_response_attr_values(const qsso_assertion_t *a,

@@ -11,11 +11,17 @@ typedef struct {
     const char *acs_url;         /* Destination and Recipient we require */
     apr_time_t now;
     int clock_skew;              /* seconds */
+    const qsso_key_t *sp_key;    /* decrypts an EncryptedAssertion; NULL:
+                                    one is refused (2109) */
+    int sig_algs;                /* QSSOSignatureAlgorithms; 0 = default */
+    int enc_algs;                /* QSSOEncryptionAlgorithms; 0 = default */
+    int require_encrypted;       /* QSSORequireEncryptedAssertion */
 } qsso_response_input_t;
 
 /* Verifies everything that needs no store: encoding, safe parsing,
- * structure, Status, the XML signature (metadata keys only, SHA-2 only),
- * Issuer, Destination, time conditions, Audience, bearer confirmation.
+ * structure, Status, decryption, the XML signatures (metadata keys only,
+ * algorithms of the policy), Issuer, Destination, time conditions,
+ * Audience, bearer confirmation, attribute limits.
  * Fills *out from the signed assertion only, in p. Returns QSSO_OK or a
  * refusal code with err filled. InResponseTo against the pending request,
  * and replay, are the caller's (they need the store). */

@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 
 #include "qsso_test.h"
+#include "qsso_algs.h"
 #include "qsso_codec.h"
 #include "qsso_keys.h"
 #include "qsso_metadata.h"
@@ -139,6 +140,41 @@ static void test_metadata_reads_unqualified_key_and_skips_encryption_key(
 
 /* ---- refusals */
 
+/* The base64 body of t/keys/NAME.crt, read without qsso_keys (which
+ * would refuse a weak one). */
+static const char *qsso_test_pem_body(apr_pool_t *p, const char *name)
+{
+    const char *pem = qsso_test_read(
+        p, apr_pstrcat(p, QSSO_UNIT_DIR "/../keys/", name, ".crt", NULL),
+        NULL);
+    char *body = apr_pstrdup(p, strchr(pem, '\n') + 1), *o = body;
+    const char *s;
+
+    *strstr(body, "-----END") = '\0';
+    for (s = body; *s; s++)
+        if (*s != '\n')
+            *o++ = *s;
+    *o = '\0';
+    return body;
+}
+
+static void test_metadata_refuses_a_signing_certificate_under_2048_bits(
+    void **state)
+{
+    const char *md = apr_pstrcat(*state, MD_OPEN, MD_KEY("", "%s"),
+                                 MD_KEY(" use=\"signing\"", "%s"), MD_SSO,
+                                 MD_CLOSE, NULL);
+    qsso_idp_t *idp;
+    const char *err;
+
+    md = apr_psprintf(*state, md, qsso_test_cert_b64(*state, "idp1"),
+                      qsso_test_pem_body(*state, "weak"));
+    err = qsso_test_parse(*state, md, &idp);
+    qsso_assert_contains(err, "'test.xml': signing certificate 2 has a "
+                              "1024-bit RSA key; at least 2048 bits are "
+                              "required");
+}
+
 static void test_metadata_refuses_sp_metadata(void **state)
 {
     qsso_idp_t *idp;
@@ -151,7 +187,7 @@ static void test_metadata_refuses_sp_metadata(void **state)
 
 static void test_metadata_refuses_own_sp_metadata(void **state)
 {
-    qsso_sp_metadata_t sp = {QSSO_FIX_SP, QSSO_FIX_ACS, NULL, 0};
+    qsso_sp_metadata_t sp = {QSSO_FIX_SP, QSSO_FIX_ACS, NULL, 0, NULL, 0};
     qsso_idp_t *idp;
 
     qsso_assert_contains(qsso_test_parse(*state,
@@ -295,7 +331,7 @@ static xmlNodePtr qsso_test_sp_descriptor(apr_pool_t *p, const char *xml,
 static void test_metadata_builds_sp_metadata_with_its_fields(void **state)
 {
     const char *cert = qsso_test_cert_b64(*state, "sp");
-    qsso_sp_metadata_t sp = {QSSO_FIX_SP, QSSO_FIX_ACS, cert, 1};
+    qsso_sp_metadata_t sp = {QSSO_FIX_SP, QSSO_FIX_ACS, cert, 1, NULL, 0};
     xmlNodePtr root, sso, kd, acs, x509;
 
     sso = qsso_test_sp_descriptor(*state, qsso_metadata_build_sp(*state, &sp),
@@ -324,7 +360,7 @@ static void test_metadata_builds_sp_metadata_with_its_fields(void **state)
 
 static void test_metadata_builds_sp_metadata_without_key(void **state)
 {
-    qsso_sp_metadata_t sp = {QSSO_FIX_SP, QSSO_FIX_ACS, NULL, 0};
+    qsso_sp_metadata_t sp = {QSSO_FIX_SP, QSSO_FIX_ACS, NULL, 0, NULL, 0};
     xmlNodePtr root, sso;
 
     sso = qsso_test_sp_descriptor(*state, qsso_metadata_build_sp(*state, &sp),
@@ -337,7 +373,8 @@ static void test_metadata_builds_sp_metadata_without_key(void **state)
 static void test_metadata_escapes_sp_urls(void **state)
 {
     qsso_sp_metadata_t sp = {"https://sp.example.org/?a=1&b=\"2\"",
-                             "https://sp.example.org/acs?x=<y>&z", NULL, 0};
+                             "https://sp.example.org/acs?x=<y>&z", NULL, 0,
+                             NULL, 0};
     xmlNodePtr root, sso;
 
     sso = qsso_test_sp_descriptor(*state, qsso_metadata_build_sp(*state, &sp),
@@ -348,12 +385,47 @@ static void test_metadata_escapes_sp_urls(void **state)
                                   "Location"), sp.acs_url);
 }
 
+static void test_metadata_sp_metadata_advertises_the_encryption_key(
+    void **state)
+{
+    const char *cert = qsso_test_cert_b64(*state, "sp");
+    qsso_sp_metadata_t sp = {QSSO_FIX_SP, QSSO_FIX_ACS, cert, 0, cert, 0};
+    const char *xml = qsso_metadata_build_sp(*state, &sp);
+    xmlNodePtr root, sso, kd, m;
+    const char *uses = "", *methods = "";
+
+    sso = qsso_test_sp_descriptor(*state, xml, &root);
+    for (kd = sso->children; kd; kd = kd->next)
+        if (qsso_xml_is(kd, QSSO_NS_MD, "KeyDescriptor"))
+            uses = apr_pstrcat(*state, uses, qsso_xml_attr(*state, kd, "use"),
+                               " ", NULL);
+    qsso_assert_str(uses, "signing encryption ");
+    kd = qsso_xml_child(sso, QSSO_NS_MD, "KeyDescriptor")->next;
+    while (!qsso_xml_is(kd, QSSO_NS_MD, "KeyDescriptor"))
+        kd = kd->next;
+    for (m = kd->children; m; m = m->next)
+        if (qsso_xml_is(m, QSSO_NS_MD, "EncryptionMethod"))
+            methods = apr_pstrcat(*state, methods,
+                                  strchr(qsso_xml_attr(*state, m,
+                                                       "Algorithm"), '#'),
+                                  " ", NULL);
+    /* the default QSSOEncryptionAlgorithms: no RSA 1.5 */
+    qsso_assert_str(methods, "#rsa-oaep-mgf1p #aes128-cbc #aes256-cbc "
+                             "#aes128-gcm #aes256-gcm ");
+    sp.enc_algs = QSSO_ALG_RSA_1_5 | QSSO_ALG_AES256_GCM;
+    xml = qsso_metadata_build_sp(*state, &sp);
+    qsso_assert_contains(xml, "xmlenc#rsa-1_5\"/>");
+    assert_null(strstr(xml, "rsa-oaep-mgf1p"));
+    assert_null(strstr(xml, "aes128"));
+}
+
 static void test_metadata_sp_metadata_is_valid_against_the_schema(
     void **state)
 {
     qsso_sp_metadata_t signing = {QSSO_FIX_SP, QSSO_FIX_ACS,
-                                  qsso_test_cert_b64(*state, "sp"), 1};
-    qsso_sp_metadata_t plain = {QSSO_FIX_SP, QSSO_FIX_ACS, NULL, 0};
+                                  qsso_test_cert_b64(*state, "sp"), 1, NULL,
+                                  0};
+    qsso_sp_metadata_t plain = {QSSO_FIX_SP, QSSO_FIX_ACS, NULL, 0, NULL, 0};
     const char *err;
 
     err = qsso_test_validate(*state, qsso_metadata_build_sp(*state, &signing),
@@ -364,12 +436,17 @@ static void test_metadata_sp_metadata_is_valid_against_the_schema(
                              "saml-schema-metadata-2.0.xsd");
     if (err)
         fail_msg("%s", err);
+    signing.enc_cert_b64 = signing.cert_b64;    /* and it can decrypt */
+    err = qsso_test_validate(*state, qsso_metadata_build_sp(*state, &signing),
+                             "saml-schema-metadata-2.0.xsd");
+    if (err)
+        fail_msg("%s", err);
 }
 
 static void test_metadata_schema_check_catches_an_invalid_document(
     void **state)
 {
-    qsso_sp_metadata_t sp = {QSSO_FIX_SP, QSSO_FIX_ACS, NULL, 0};
+    qsso_sp_metadata_t sp = {QSSO_FIX_SP, QSSO_FIX_ACS, NULL, 0, NULL, 0};
     const char *bad = qsso_test_replace(*state,
                                         qsso_metadata_build_sp(*state, &sp),
                                         " index=\"0\"", "");
@@ -394,6 +471,8 @@ int main(void)
         QSSO_TEST(test_metadata_refuses_idp_without_signing_certificate),
         QSSO_TEST(test_metadata_refuses_certificate_that_is_not_base64),
         QSSO_TEST(test_metadata_refuses_certificate_that_is_not_x509),
+        QSSO_TEST(
+            test_metadata_refuses_a_signing_certificate_under_2048_bits),
         QSSO_TEST(test_metadata_refuses_text_that_is_not_xml),
         QSSO_TEST(test_metadata_refuses_doctype),
         QSSO_TEST(test_metadata_refuses_other_root_element),
@@ -404,6 +483,7 @@ int main(void)
         QSSO_TEST(test_metadata_builds_sp_metadata_with_its_fields),
         QSSO_TEST(test_metadata_builds_sp_metadata_without_key),
         QSSO_TEST(test_metadata_escapes_sp_urls),
+        QSSO_TEST(test_metadata_sp_metadata_advertises_the_encryption_key),
         QSSO_TEST(test_metadata_sp_metadata_is_valid_against_the_schema),
         QSSO_TEST(test_metadata_schema_check_catches_an_invalid_document),
     };
