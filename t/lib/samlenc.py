@@ -93,9 +93,10 @@ def template(transport, content, key_info=True, recipient=None):
 
 
 def encrypt_xml(data, transport="rsa-oaep-mgf1p", content="aes128-cbc",
-                cert="sp", recipient=None):
+                cert="sp", recipient=None, binary=False):
     """xenc:EncryptedData (an lxml element) of the XML document `data`
-    (bytes), encrypted with xmlsec1 to t/keys/CERT.crt."""
+    (bytes), encrypted with xmlsec1 to t/keys/CERT.crt. With binary, data
+    is encrypted as it is, whatever it holds (still typed Element)."""
     session = CONTENT[content][1] if content in CONTENT else "aes-128"
     with tempfile.TemporaryDirectory(prefix="samlenc-") as d:
         with open(os.path.join(d, "data.xml"), "wb") as f:
@@ -103,7 +104,8 @@ def encrypt_xml(data, transport="rsa-oaep-mgf1p", content="aes128-cbc",
         with open(os.path.join(d, "tmpl.xml"), "w") as f:
             f.write(template(transport, content, recipient=recipient))
         _run(["--encrypt", "--pubkey-cert-pem", samlidp.key_path(cert)[1],
-              "--session-key", session, "--xml-data", "data.xml",
+              "--session-key", session,
+              "--binary-data" if binary else "--xml-data", "data.xml",
               "--output", "out.xml", "tmpl.xml"], d)
         with open(os.path.join(d, "out.xml"), "rb") as f:
             return etree.fromstring(f.read())
