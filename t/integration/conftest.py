@@ -112,7 +112,9 @@ def log():
     bad = []
     for h in list(RUNNING):
         for line in h.log():
-            if not re.match(r"\[(emerg|alert|crit|error|warn)\]", line):
+            # A child that died of a signal is logged at notice level.
+            if not re.match(r"\[(emerg|alert|crit|error|warn)\]", line) \
+                    and "exit signal" not in line:
                 continue
             if any(p.search(line) for p in w.expected):
                 continue
