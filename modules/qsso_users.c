@@ -449,6 +449,35 @@ static int qsso_users_find(qsso_store_t *st, apr_pool_t *p,
     return QSSO_OK;
 }
 
+/* One field on login: from the assertion when its attribute is
+ * configured, else the stored value (SCIM's, say) reaches the session. */
+static void qsso_users_field(const char *attr, const char **stored,
+                             const char **asserted)
+{
+    if (attr)
+        *stored = *asserted;
+    else if (*stored && **stored)
+        *asserted = *stored;
+}
+
+/* QSSOUpdateAttributesOnLogin On refreshes what the IdP sends; a field
+ * without a configured attribute (groups when QSSOGroupAttribute is not
+ * set) is not wiped by a login that cannot know it. */
+static void qsso_users_update_fields(const qsso_dir_conf_t *c,
+                                     qsso_user_t *u, qsso_session_t *s)
+{
+    u->email = s->email;
+    qsso_users_field(c->first_name_attr, &u->first_name, &s->first_name);
+    qsso_users_field(c->last_name_attr, &u->last_name, &s->last_name);
+    qsso_users_field(c->user_type_attr, &u->user_type, &s->user_type);
+    qsso_users_field(c->division_attr, &u->division, &s->division);
+    qsso_users_field(c->unique_id_attr, &u->unique_id, &s->unique_id);
+    if (c->group_attr)
+        u->groups = s->groups;
+    else if (u->groups && u->groups->nelts)
+        s->groups = u->groups;
+}
+
 /* Update on login, or keep the first values and hand them to the session. */
 static int qsso_users_refresh(qsso_store_t *st, apr_pool_t *p,
                               const qsso_dir_conf_t *c, qsso_session_t *s,
@@ -459,7 +488,7 @@ static int qsso_users_refresh(qsso_store_t *st, apr_pool_t *p,
 
     s->username = u->username;          /* a linked record keeps its name */
     if (qsso_conf_update_attributes(c)) {
-        qsso_users_from_session(u, s);
+        qsso_users_update_fields(c, u, s);
         u->updated = apr_time_sec(now);
     }
     else {

@@ -606,3 +606,24 @@ def backend():
     t.start()
     yield srv.server_address[1]
     srv.shutdown()
+
+
+def test_login_keeps_stored_fields_the_idp_does_not_send(fresh, redis):
+    """With QSSOUpdateAttributesOnLogin On, a field whose attribute is not
+    configured (here groups and user type, set by SCIM) is neither wiped
+    nor overwritten by a login, and reaches the session; configured ones
+    are refreshed."""
+    h = start(fresh, QSSOGroupAttribute=None, QSSOUserTypeAttribute=None,
+              QSSOUserTypeMap=None, QSSOGroupMap=None)
+    email = who()
+    put_user(redis, email, email, groups=["admins"], userType="Manager",
+             firstName="Old")
+    b, r = login(h, email, **{FIRST: "New", GROUPS: ["g-ignored"]})
+    assert r.status_code == 303
+    env = page(b)
+    assert env["QSSO_GROUPS"] == "admins"
+    assert env["QSSO_USER_TYPE"] == "Manager"
+    assert env["QSSO_FIRST_NAME"] == "New"
+    rec = user_record(redis, email)
+    assert rec["groups"] == ["admins"] and rec["userType"] == "Manager"
+    assert rec["firstName"] == "New"
