@@ -24,6 +24,7 @@
 #include <apr_strings.h>
 
 #include "qsso_algs.h"
+#include "qsso_codec.h"
 #include "qsso_xml.h"
 
 #define QSSO_ALGS_DSIG "http://www.w3.org/2000/09/xmldsig#"
@@ -81,6 +82,12 @@ static const char *const qsso_algs_sha2[] = {
     "http://www.w3.org/2001/04/xmlenc#sha256", QSSO_ALGS_MORE "sha384",
     "http://www.w3.org/2001/04/xmlenc#sha512", NULL
 };
+
+/* A value from the message, safe for the one log line. */
+static const char *qsso_algs_logv(apr_pool_t *p, const char *v)
+{
+    return v ? qsso_codec_log_escape(p, v, 120) : "(none)";
+}
 
 static const qsso_alg_t *qsso_algs_find(const char *word, int kind_lo,
                                         int kind_hi)
@@ -223,7 +230,8 @@ static int qsso_algs_check_transforms(apr_pool_t *p, const xmlNode *ref,
             || qsso_algs_check_params(t) < 0) {
             *why = apr_psprintf(p, "Transform \"%s\" is not accepted "
                                 "(enveloped-signature and exclusive C14N "
-                                "only)", alg ? alg : (const char *)t->name);
+                                "only)", qsso_algs_logv(
+                                    p, alg ? alg : (const char *)t->name));
             return 2127;
         }
         if (++n > QSSO_ALGS_MAX_TRANSFORMS) {
@@ -257,13 +265,13 @@ int qsso_algs_check_signed_info(apr_pool_t *p, int sig_mask,
     sig_mask = qsso_algs_signature_mask(sig_mask);
     if (sm && qsso_algs_is_hmac(sm)) {
         *why = apr_psprintf(p, "SignatureMethod \"%s\" is an HMAC, which is "
-                            "never accepted", sm);
+                            "never accepted", qsso_algs_logv(p, sm));
         return 2113;
     }
     if (!qsso_algs_allowed(sig_mask, QSSO_ALG_SIGNATURE, sm)) {
         *why = apr_psprintf(p, "SignatureMethod \"%s\" is not accepted "
                             "(QSSOSignatureAlgorithms: %s)",
-                            sm ? sm : "(none)",
+                            qsso_algs_logv(p, sm),
                             qsso_algs_names(p, sig_mask,
                                             QSSO_ALG_SIGNATURE));
         return 2113;
@@ -272,14 +280,14 @@ int qsso_algs_check_signed_info(apr_pool_t *p, int sig_mask,
         && !(dm && !strcmp(dm, QSSO_ALGS_SHA1)
              && (sig_mask & QSSO_ALG_RSA_SHA1))) {
         *why = apr_psprintf(p, "DigestMethod \"%s\" is not accepted "
-                            "(SHA-256/384/512%s)", dm ? dm : "(none)",
+                            "(SHA-256/384/512%s)", qsso_algs_logv(p, dm),
                             sig_mask & QSSO_ALG_RSA_SHA1 ? ", SHA-1" : "");
         return 2113;
     }
     if (!qsso_algs_is_exc_c14n(c14n) || qsso_algs_check_params(cm) < 0) {
         *why = apr_psprintf(p, "CanonicalizationMethod \"%s\" is not "
                             "exclusive C14N (xml-exc-c14n#)",
-                            c14n ? c14n : "(none)");
+                            qsso_algs_logv(p, c14n));
         return 2127;
     }
     return qsso_algs_check_transforms(p, ref, why);

@@ -37,6 +37,7 @@
 
 #include "qsso.h"
 #include "qsso_algs.h"
+#include "qsso_codec.h"
 #include "qsso_decrypt.h"
 #include "qsso_xml.h"
 
@@ -93,9 +94,16 @@ static int qsso_decrypt_fail(qsso_decrypt_ctx_t *c)
                                c->in->key->file);
 }
 
-static const char *qsso_decrypt_name(const xmlNode *n)
+/* Values from the message, safe for the one log line. */
+static const char *qsso_decrypt_logv(qsso_decrypt_ctx_t *c, const char *v)
 {
-    return n ? (const char *)n->name : "(none)";
+    return v ? qsso_codec_log_escape(c->p, qsso_xml_trim(c->p, v), 120)
+             : "(none)";
+}
+
+static const char *qsso_decrypt_name(qsso_decrypt_ctx_t *c, const xmlNode *n)
+{
+    return qsso_decrypt_logv(c, n ? (const char *)n->name : NULL);
 }
 
 /* A KeyInfo may carry only what is ignored, plus (for EncryptedData) the
@@ -126,8 +134,9 @@ static int qsso_decrypt_check_key_info(qsso_decrypt_ctx_t *c,
         return qsso_decrypt_refuse(c, "the KeyInfo of %s carries <%s%s%s>, "
                                    "which is not accepted",
                                    of_data ? "EncryptedData" : "EncryptedKey",
-                                   qsso_decrypt_name(k), uri ? " URI=" : "",
-                                   uri ? qsso_xml_trim(c->p, uri) : "");
+                                   qsso_decrypt_name(c, k),
+                                   uri ? " URI=" : "",
+                                   uri ? qsso_decrypt_logv(c, uri) : "");
     }
     return 0;
 }
@@ -142,7 +151,7 @@ static int qsso_decrypt_check_cipher(qsso_decrypt_ctx_t *c,
     if (qsso_xml_child(cd, QSSO_NS_XENC, "CipherValue") == NULL)
         return qsso_decrypt_refuse(c, "the %s has no CipherData/CipherValue "
                                    "(a CipherReference is not followed)",
-                                   qsso_decrypt_name(e));
+                                   qsso_decrypt_name(c, e));
     return 0;
 }
 
@@ -164,7 +173,7 @@ static int qsso_decrypt_add_key(qsso_decrypt_ctx_t *c, xmlNodePtr ek)
         return qsso_decrypt_refuse(c, "the EncryptedKey uses \"%s\", which "
                                    "is not accepted (QSSOEncryptionAlgorithms"
                                    " key transport: %s%s)",
-                                   alg ? qsso_xml_trim(c->p, alg) : "(none)",
+                                   qsso_decrypt_logv(c, alg),
                                    qsso_algs_names(c->p, c->in->algs,
                                                    QSSO_ALG_KEY_TRANSPORT),
                                    alg && strstr(alg, "rsa-1_5")
@@ -194,7 +203,8 @@ static int qsso_decrypt_check_shape(qsso_decrypt_ctx_t *c, xmlNodePtr enc)
         else if (!qsso_xml_is(n, QSSO_NS_XENC, "EncryptedKey"))
             return qsso_decrypt_refuse(c, "the EncryptedAssertion holds <%s>"
                                        " besides one EncryptedData and its "
-                                       "EncryptedKeys", qsso_decrypt_name(n));
+                                       "EncryptedKeys",
+                                       qsso_decrypt_name(c, n));
         else if (qsso_decrypt_add_key(c, n) < 0)
             return -1;
     }
@@ -205,7 +215,7 @@ static int qsso_decrypt_check_shape(qsso_decrypt_ctx_t *c, xmlNodePtr enc)
     if (type && strcmp(type, QSSO_DECRYPT_ELEMENT))
         return qsso_decrypt_refuse(c, "the EncryptedData has Type \"%s\", "
                                    "not an encrypted element",
-                                   qsso_xml_trim(c->p, type));
+                                   qsso_decrypt_logv(c, type));
     alg = qsso_xml_attr(c->p, qsso_xml_child(c->data, QSSO_NS_XENC,
                                              "EncryptionMethod"),
                         "Algorithm");
@@ -214,7 +224,7 @@ static int qsso_decrypt_check_shape(qsso_decrypt_ctx_t *c, xmlNodePtr enc)
         return qsso_decrypt_refuse(c, "the EncryptedData uses \"%s\", which "
                                    "is not accepted (QSSOEncryptionAlgorithms"
                                    " content: %s)",
-                                   alg ? qsso_xml_trim(c->p, alg) : "(none)",
+                                   qsso_decrypt_logv(c, alg),
                                    qsso_algs_names(c->p, c->in->algs,
                                                    QSSO_ALG_CONTENT));
     ki = qsso_xml_child(c->data, QSSO_NS_DS, "KeyInfo");

@@ -315,7 +315,7 @@ static int qsso_response_check_reference(qsso_response_ctx_t *c,
     rc = qsso_algs_check_signed_info(c->p, c->in->sig_algs, si, ref, &why);
     if (rc != QSSO_OK)
         return qsso_err_set(c->p, c->err, rc, "the Signature in <%s>: %s",
-                            (const char *)parent->name, QSSO_LOGV(why));
+                            (const char *)parent->name, why);
     return QSSO_OK;
 }
 
