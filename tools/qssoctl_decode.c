@@ -38,6 +38,7 @@ typedef struct {
     const char *metadata;
     const char *sp_entity_id;
     const char *acs_url;
+    const char *sp_key;                 /* decrypts an EncryptedAssertion */
     const char *now;                    /* ISO 8601, or NULL */
     int at_issue_instant;
     int skew;                           /* seconds; -1 = module default */
@@ -475,6 +476,13 @@ static int qsso_ctl_decode_verify(apr_pool_t *p,
         || (why = qsso_keys_prepare_idp(p, idp)) != NULL)
         return qsso_ctl_fail(QSSO_CTL_EXIT_FAIL, "metadata refused: %s",
                              why);
+    if (a->sp_key
+        && ((why = qsso_keys_load_key(p, a->sp_key,
+                                      (qsso_key_t **)&in.sp_key)) != NULL
+            || (why = qsso_keys_prepare_sp(p, (qsso_key_t *)in.sp_key))
+                   != NULL))
+        return qsso_ctl_fail(QSSO_CTL_EXIT_FAIL, "--sp-key refused: %s",
+                             why);
     in.saml_response = m->b64;
     in.idp = idp;
     in.sp_entity_id = a->sp_entity_id;
@@ -502,9 +510,9 @@ static int qsso_ctl_decode_args(int argc, const char **argv,
 {
     static const char *const valued[] = {"--metadata", "--sp-entity-id",
                                          "--acs-url", "--now", "--skew",
-                                         NULL};
+                                         "--sp-key", NULL};
     const char *v = NULL, *skew = NULL;
-    const char **slots[5];
+    const char **slots[6];
     int i, o;
 
     memset(a, 0, sizeof(*a));
@@ -513,6 +521,7 @@ static int qsso_ctl_decode_args(int argc, const char **argv,
     slots[2] = &a->acs_url;
     slots[3] = &a->now;
     slots[4] = &skew;
+    slots[5] = &a->sp_key;
     for (i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--at-issue-instant")) {
             a->at_issue_instant = 1;
@@ -546,9 +555,10 @@ static int qsso_ctl_decode_args(int argc, const char **argv,
         return qsso_ctl_usage("decode --metadata also needs --sp-entity-id "
                               "and --acs-url");
     if (!a->metadata && (a->sp_entity_id || a->acs_url || a->now
-                         || a->at_issue_instant || a->skew >= 0))
+                         || a->at_issue_instant || a->skew >= 0
+                         || a->sp_key))
         return qsso_ctl_usage("decode: --sp-entity-id, --acs-url, --now, "
-                              "--at-issue-instant and --skew need "
+                              "--at-issue-instant, --skew and --sp-key need "
                               "--metadata");
     if (a->now && a->at_issue_instant)
         return qsso_ctl_usage("decode: give --now or --at-issue-instant, "

@@ -616,3 +616,26 @@ def test_store_comes_from_qsso_store_when_not_given(ctl, redis):
     r = ctl("users", "list", store=False, env={"QSSO_STORE": redis.url})
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("USERNAME")
+
+
+def test_decode_decrypts_with_the_sp_key(ctl, workdir):
+    """An encrypted capture is refused as 2109 without the SP key and
+    accepted with --sp-key, by the ACS's own decryption."""
+    import samlenc
+    idp = samlidp.IdP(harness.IDP_ENTITY, harness.IDP_SSO, SP, ACS)
+    xml = idp.response({EMAIL: ["ana@example.org"]}, "ana@example.org",
+                       in_response_to="id-req-43", sign_response=False,
+                       sign_assertion=True)
+    enc = samlenc.encrypt_response(xml)
+    assert "EncryptedAssertion" in enc
+    path = write(workdir, "enc.b64", samlidp.b64(enc))
+    md = write(workdir, "decode-idp-enc.xml", samlidp.idp_metadata(
+        harness.IDP_ENTITY, harness.IDP_SSO))
+    r = verify(ctl, path, md)
+    assert r.returncode == 1 and "QSSO2109" in r.stdout, r.stdout
+    r = verify(ctl, path, md, SP, "--sp-key", samlidp.key_path("sp")[0])
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "result: ACCEPTED for NameID ana@example.org" in r.stdout
+    r = verify(ctl, path, md, SP, "--sp-key",
+               samlidp.key_path("attacker")[0])
+    assert r.returncode == 1 and "QSSO2128" in r.stdout, r.stdout
