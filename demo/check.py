@@ -119,6 +119,14 @@ def run(sp, idp, user_id, email):
            "the dashboard does not show REMOTE_USER %s" % user_id)
     step("GET /dashboard/ -> 200, shows REMOTE_USER=%s QSSO_EMAIL=%s"
          % (user_id, email))
+    expect('id="qsso-user-type">Standard<' in r.text,
+           "the dashboard does not show the mapped user type Standard")
+    t = s.get(sp + "/dashboard/team/", allow_redirects=False, timeout=10)
+    expect(t.status_code == 403 and "QSSO5001" in t.text,
+           "an Analyst (Standard) must get 403 QSSO5001 at the managers' "
+           "report, got %d" % t.status_code)
+    step("user type Analyst mapped to Standard; /dashboard/team/ "
+         "(managers only) -> 403 QSSO5001")
 
     # The sign-out link carries the session's logout token (no logout
     # CSRF): a bare /qsso/logout only asks for confirmation.

@@ -424,6 +424,13 @@ def main(argv=None):
     elif args.cmd == "httpd-attrs":
         print("QSSOEmailAttribute %s" % ATTR_EMAIL)
         print("QSSOUsernameAttribute %s" % ATTR_USERNAME)
+        print("QSSOFirstNameAttribute %s" % ATTR_FIRST_NAME)
+        print("QSSOLastNameAttribute %s" % ATTR_LAST_NAME)
+        print("QSSOUserTypeAttribute %s" % ATTR_USER_TYPE)
+        # The IdP's user types onto the portal's (QSSOUserTypeMap).
+        print("QSSOUserTypeMap Analyst Standard")
+        print("QSSOUserTypeMap Manager Manager")
+        print("QSSOUserTypeMap Viewer Participant")
     elif args.cmd == "users":
         for u in USERS:
             print("%-16s %s %s, %s" % (u["email"], u["first"], u["last"],

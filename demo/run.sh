@@ -344,6 +344,11 @@ $ATTR_LINES
     AuthType qsso
     Require valid-user
 </Location>
+# Only managers see the team report (Require qsso-user-type).
+<Location /dashboard/team/>
+    AuthType qsso
+    Require qsso-user-type Manager
+</Location>
 EOF
 
 say "checking the httpd configuration ($HTTPD -t)"
