@@ -10,6 +10,7 @@ PACKAGES=(
     libxml2-dev libxmlsec1-dev libxmlsec1-openssl xmlsec1
     libssl-dev zlib1g-dev libjansson-dev
     libcmocka-dev
+    clang-14 libclang-rt-14-dev libfuzzer-14-dev
     python3 python3-pysaml2 python3-pytest python3-lxml python3-requests
     openssl curl wrk
 )

@@ -1,0 +1,50 @@
+# `make` builds the module exactly as `make -f Makefile.apxs` does (it is
+# included below, unchanged). The targets here are the sanitizer and fuzz
+# runs of issue 6 (t/fuzz/README.md tells how to read their reports):
+#   make asan        .libs-asan/mod_qsso.so: the same sources built with
+#                    ASan + UBSan, for the real httpd (t/asan/httpd)
+#   make test-asan   the whole integration suite against that module;
+#                    fails on any sanitizer report (t/asan/run.sh)
+#   make fuzz        every libFuzzer target for FUZZ_SECONDS (default 60)
+#   make fuzz-replay each committed fuzz corpus input once (quick)
+#   make memcheck    valgrind over a login + 1,000 protected requests
+include Makefile.apxs
+
+ASAN_DIR := .libs-asan
+ASAN_CC ?= gcc
+# apxs' own flags (the compiler httpd modules are built with), minus
+# _FORTIFY_SOURCE, whose checked string functions ASan replaces anyway.
+ASAN_CFLAGS := -g -O1 -fPIC -fsanitize=address,undefined \
+    -fno-omit-frame-pointer -Wall -Wextra -std=gnu99 \
+    $(filter-out -D_FORTIFY_SOURCE=%,$(shell $(APXS) -q CPPFLAGS)) \
+    -I$(shell $(APXS) -q INCLUDEDIR) \
+    $(shell apr-1-config --cppflags --includes) \
+    $(shell apu-1-config --includes) $(PKG_CFLAGS)
+ASAN_OBJS := $(SRC:%.c=$(ASAN_DIR)/obj/%.o)
+
+asan: $(ASAN_DIR)/mod_qsso.so
+
+$(ASAN_DIR)/obj/%.o: %.c $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(ASAN_CC) $(ASAN_CFLAGS) -c -o $@ $<
+
+$(ASAN_DIR)/mod_qsso.so: $(ASAN_OBJS)
+	$(ASAN_CC) -shared -fsanitize=address,undefined -o $@ $^ $(PKG_LIBS)
+
+test-asan: asan
+	bash t/asan/run.sh
+
+fuzz:
+	$(MAKE) -C t/fuzz fuzz
+
+fuzz-replay:
+	$(MAKE) -C t/fuzz replay
+
+memcheck: .libs/mod_qsso.so
+	bash t/memcheck.sh
+
+clean-asan:
+	rm -rf $(ASAN_DIR)
+	$(MAKE) -C t/fuzz clean
+
+.PHONY: asan test-asan fuzz fuzz-replay memcheck clean-asan

@@ -1,0 +1,52 @@
+#!/bin/bash
+# make test-asan: the whole integration suite against .libs-asan/mod_qsso.so
+# (ASan + UBSan) loaded by the real httpd, then a check that no sanitizer
+# report was written. Reports go to files (log_path), one per process, in a
+# directory the workers (www-data) can write to, because httpd sends its
+# children's stderr to error_log, where a report could pass unnoticed.
+# Arguments replace pytest's default arguments (t/integration), e.g.
+#   bash t/asan/run.sh -x t/integration/test_login_flow.py
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+ROOT=$PWD
+MODULE=$ROOT/.libs-asan/mod_qsso.so
+REPORTS=$ROOT/.libs-asan/reports
+RUNTIME=$(gcc -print-file-name=libasan.so)
+
+[ -f "$MODULE" ] || { echo "test-asan: build it first: make asan" >&2; exit 1; }
+[ -f "$RUNTIME" ] || { echo "test-asan: no libasan.so ($RUNTIME)" >&2; exit 1; }
+rm -rf "$REPORTS"
+mkdir -p "$REPORTS"
+chmod 1777 "$REPORTS"
+
+# detect_leaks=0: httpd leaves its pools to exit() by design, so LeakSanitizer
+# would report httpd, not us; leaks are valgrind's job (t/memcheck.sh).
+# UBSan recovers and goes on (the report file fails the run at the end).
+export QSSO_MODULE=$MODULE
+export QSSO_HTTPD=$ROOT/t/asan/httpd
+export APACHE2=$ROOT/t/asan/httpd       # qssoctl check-config's httpd
+export QSSO_ASAN_RUNTIME=$RUNTIME
+export ASAN_OPTIONS="log_path=$REPORTS/asan:detect_leaks=0:halt_on_error=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1"
+export UBSAN_OPTIONS="log_path=$REPORTS/ubsan:print_stacktrace=1:halt_on_error=0"
+
+if [ $# -eq 0 ]; then
+    set -- t/integration
+fi
+/usr/bin/python3 -m pytest -q -p no:cacheprovider "$@"
+rc=$?
+
+reports=$(find "$REPORTS" -type f | sort)
+if [ -n "$reports" ]; then
+    for f in $reports; do
+        echo "== sanitizer report $f"
+        head -80 "$f"
+    done
+    echo "test-asan FAILED: $(echo "$reports" | wc -l) sanitizer report(s) in $REPORTS"
+    exit 1
+fi
+if [ $rc -ne 0 ]; then
+    echo "test-asan FAILED: the integration suite failed under ASan (exit $rc)"
+    exit $rc
+fi
+echo "test-asan: integration suite passed, no sanitizer report"
