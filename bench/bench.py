@@ -35,11 +35,13 @@ RESULTS = os.path.join(HERE, "results")
 
 PROFILES = {
     # Under two minutes on 2 cores, responses already signed.
-    "quick": dict(rounds=3, duration=3, warmup=2, acs_n=200, mellon_acs_n=40,
+    "quick": dict(rounds=3, duration=3, warmup=2, lat_rounds=2,
+                  lat_duration=2, acs_n=200, mellon_acs_n=40,
                   acs_rounds=1, rss_warmup=20000, rss_requests=100000,
                   sp_logins=10, redis_bench_n=50000),
     # The numbers quoted in bench/README.md.
-    "full": dict(rounds=5, duration=10, warmup=3, acs_n=2000,
+    "full": dict(rounds=5, duration=10, warmup=3, lat_rounds=5,
+                 lat_duration=4, acs_n=2000,
                  mellon_acs_n=200, acs_rounds=3, rss_warmup=100000,
                  rss_requests=1000000, sp_logins=50, redis_bench_n=500000),
 }
@@ -69,6 +71,7 @@ class Row:
         self.key, self.label, self.server = key, label, server
         self.path, self.headers, self.why = path, list(headers), why
         self.runs = []
+        self.lowload = []
 
     def url(self):
         return self.server.url(self.path)
@@ -141,6 +144,14 @@ def summarize_rows(rows):
         s["p50_ratio"] = median([r["p50_ms"] / b["p50_ms"]
                                  for r, b in pairs])
         s["redis_calls_per_req"] = row.runs[-1]["redis_calls_per_req"]
+        low = list(zip(row.lowload, base.lowload))
+        s["one_connection"] = {
+            "runs": row.lowload,
+            "rps": median([r["rps"] for r in row.lowload]),
+            "p50_ms": median([r["p50_ms"] for r in row.lowload]),
+            "p99_ms": median([r["p99_ms"] for r in row.lowload]),
+            "p50_ratio": median([r["p50_ms"] / b["p50_ms"] for r, b in low]),
+            "p99_ratio": median([r["p99_ms"] / b["p99_ms"] for r, b in low])}
         out[row.key] = s
     return out
 
@@ -201,6 +212,16 @@ def run_rounds(rows, state, p):
                 % (i + 1, row.key, res["rps"], res["p50_ms"],
                    res["p99_ms"], res["foreign_cpu_pct"],
                    "  non-2xx %d" % res["non2xx"] if res["non2xx"] else ""))
+    # Latency without queueing: one connection, so each request's own
+    # service time (and the store round trip in it) shows.
+    for i in range(p["lat_rounds"]):
+        for row in live:
+            res = load.wrk(row.url(), p["lat_duration"], 1, 1, row.headers)
+            row.lowload.append(res)
+    log("  one-connection latency, p50/p99 ms: " + ", ".join(
+        "%s %.3f/%.3f" % (row.key, median([r["p50_ms"] for r in row.lowload]),
+                          median([r["p99_ms"] for r in row.lowload]))
+        for row in live))
     state["foreign_cpu_pct"] = foreign_pct(
         servers.machine_busy()[0] - busy0, ours_cpu(state) - ours0,
         time.time() - t0)
@@ -338,6 +359,7 @@ def run_sp_logins(state, h, k):
     for phase in ("first_login", "returning_login"):
         start, acs = {}, {}
         for i in range(k):
+            mon = rs.monitor_start(redis) if i == 0 else None
             email = "sp-%04d@example.org" % i
             http = requests.Session()
             s0 = rs.commandstats(redis)
@@ -353,6 +375,8 @@ def run_sp_logins(state, h, k):
                                 "RelayState": q["RelayState"]},
                           allow_redirects=False, timeout=10)
             s2 = rs.commandstats(redis)
+            if mon:
+                out.setdefault("sequence", {})[phase] = rs.monitor_stop(mon)
             if r.status_code != 303:
                 raise RuntimeError("SP-initiated login %d gave %d" %
                                    (i, r.status_code))
@@ -432,6 +456,16 @@ def print_table(res):
         log("%-44s %9.0f %8.2f %8.2f %7.2f %9.2f %10.0f" % (
             r["label"], r["rps"], r["p50_ms"], r["p99_ms"], r["ratio"],
             r["p99_ratio"], r["httpd_cpu_us_per_req"]))
+    log("%-44s %9s %8s %8s %7s %9s" % (
+        "same rows, one connection (no queueing)", "req/s", "p50 ms",
+        "p99 ms", "p50 rat", "p99 ratio"))
+    for key in ("a", "b", "c", "m"):
+        r = rows.get(key)
+        if r and r["measured"]:
+            o = r["one_connection"]
+            log("%-44s %9.0f %8.3f %8.3f %7.2f %9.2f" % (
+                r["label"][:44], o["rps"], o["p50_ms"], o["p99_ms"],
+                o["p50_ratio"], o["p99_ratio"]))
     log("")
     log("%-44s %9s %8s %8s %12s %9s" % ("ACS (pre-signed, %d connections)"
                                         % ACS_CONNS, "accepted/s", "p50 ms",

@@ -3,6 +3,7 @@ memory (INFO memory, MEMORY USAGE per key), CPU of redis-server, and its
 own GET/SET capacity on this machine (redis-benchmark)."""
 import re
 import subprocess
+import time
 
 from servers import sched_seconds
 
@@ -86,3 +87,33 @@ def benchmark(redis, n, value_bytes, clients=50):
         res[m.group(1).lower() + "_rps"] = float(m.group(2))
     cli(redis, "-n", "15", "FLUSHDB")
     return res
+
+
+def monitor_start(redis):
+    proc = subprocess.Popen(["redis-cli", "-p", str(redis.port), "MONITOR"],
+                            stdout=subprocess.PIPE, text=True)
+    proc.stdout.readline()      # "OK"
+    return proc
+
+
+def monitor_stop(proc):
+    """The commands MONITOR saw, as "CMD key-pattern [OPTIONS]": keys cut
+    after their kind (qsso:sess:<...>), values left out."""
+    time.sleep(0.2)
+    proc.terminate()
+    out = proc.communicate(timeout=10)[0]
+    seq = []
+    for line in out.splitlines():
+        toks = re.findall(r'"((?:[^"\\]|\\.)*)"', line)
+        if not toks or toks[0].upper() in ("MONITOR", "INFO", "PING"):
+            continue
+        cmd = toks[0].upper()
+        key = re.sub(r"^(qsso:[\w-]+:).*", r"\1<...>", toks[1]) \
+            if len(toks) > 1 else ""
+        if cmd in ("EVAL", "EVALSHA") and len(toks) > 3:
+            key = "script, key " + re.sub(r"^(qsso:[\w-]+:).*", r"\1<...>",
+                                          toks[3])
+        opts = [t for t in toks[2:] if t in ("EXAT", "NX", "GT", "XX",
+                                             "GET", "KEEPTTL")]
+        seq.append(" ".join([cmd, key] + opts))
+    return seq
