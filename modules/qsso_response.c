@@ -336,11 +336,17 @@ static int qsso_response_verify_signature(qsso_response_ctx_t *c,
         if (d == NULL)
             break;
         d->enabledReferenceUris = xmlSecTransformUriTypeSameDocument;
-        d->signKey = xmlSecKeyDuplicate(APR_ARRAY_IDX(keys, i, xmlSecKeyPtr));
+        /* The metadata key is lent, not copied: xmlsec only reads it (the
+         * transform takes its own reference on the EVP_PKEY), and copying
+         * a certificate through OpenSSL's decoders was 38% of a login.
+         * Taken back before the context is destroyed, which would free
+         * it. */
+        d->signKey = APR_ARRAY_IDX(keys, i, xmlSecKeyPtr);
         ok = d->signKey
              && qsso_algs_restrict_dsig(d, c->in->sig_algs) == 0
              && xmlSecDSigCtxVerify(d, sig) == 0
              && d->status == xmlSecDSigStatusSucceeded;
+        d->signKey = NULL;
         xmlSecDSigCtxDestroy(d);
         if (ok)
             return QSSO_OK;
