@@ -316,6 +316,30 @@ class Browser:
         return self.post_acs(resp, relay)
 
 
+_IDPS = {}
+
+
+def idp_for(site):
+    """One pysaml2 IdP per SP (entity, ACS): signing servers are costly."""
+    key = (site.sp_entity, site.acs_url)
+    if key not in _IDPS:
+        _IDPS[key] = samlidp.IdP(IDP_ENTITY, IDP_SSO, site.sp_entity,
+                                 site.acs_url)
+    return _IDPS[key]
+
+
+class Attempt:
+    """One SP-initiated login: a fresh pending request and its browser;
+    test files add the responses they need."""
+
+    def __init__(self, site):
+        self.site = site
+        self.b = Browser(site)
+        self.b.idp = idp_for(site)
+        xml, self.relay, _ = self.b.start_login("/dash/")
+        self.request_id = Browser.request_id(xml)
+
+
 def env_of(text):
     """The KEY=value lines of the SSI page as a dict."""
     return dict(l.split("=", 1) for l in text.splitlines() if "=" in l)

@@ -28,7 +28,6 @@ DSIG = "http://www.w3.org/2000/09/xmldsig#"
 SHA384 = MORE + "sha384"
 SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
 MALLORY = "mallory@example.org"
-_IDPS = {}
 
 
 # ---------------------------------------------------------------- sites
@@ -54,22 +53,10 @@ def sha512_site(servers):
 
 # -------------------------------------------------------------- helpers
 
-def idp_for(site):
-    key = (site.sp_entity, site.acs_url)
-    if key not in _IDPS:
-        _IDPS[key] = samlidp.IdP(IDP_ENTITY, IDP_SSO, site.sp_entity,
-                                 site.acs_url)
-    return _IDPS[key]
+idp_for = harness.idp_for
 
 
-class Attempt:
-    def __init__(self, site):
-        self.site = site
-        self.b = Browser(site)
-        self.b.idp = idp_for(site)
-        xml, self.relay, _ = self.b.start_login("/dash/")
-        self.request_id = Browser.request_id(xml)
-
+class Attempt(harness.Attempt):
     def response(self, signed="response", **kw):
         return self.b.idp.response(
             {EMAIL: [MALLORY]}, MALLORY, in_response_to=self.request_id,

@@ -13,6 +13,7 @@ import pytest
 from lxml import etree
 
 import samlenc
+import harness
 import samlidp
 from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of
 
@@ -22,7 +23,6 @@ SAMLP = "{%s}" % NS["samlp"]
 DS = "{%s}" % NS["ds"]
 MALLORY = "mallory@example.org"     # the attacker's own, real account
 VICTIM = "admin@example.org"        # whom a forged assertion claims
-_IDPS = {}
 
 
 # ---------------------------------------------------------------- sites
@@ -47,23 +47,11 @@ def keyless_site(servers):
 
 # -------------------------------------------------------------- helpers
 
-def idp_for(site):
-    key = (site.sp_entity, site.acs_url)
-    if key not in _IDPS:
-        _IDPS[key] = samlidp.IdP(IDP_ENTITY, IDP_SSO, site.sp_entity,
-                                 site.acs_url)
-    return _IDPS[key]
+idp_for = harness.idp_for
 
 
-class Attempt:
+class Attempt(harness.Attempt):
     """One SP-initiated login: a fresh pending request and its browser."""
-
-    def __init__(self, site):
-        self.site = site
-        self.b = Browser(site)
-        self.b.idp = idp_for(site)
-        xml, self.relay, _ = self.b.start_login("/dash/")
-        self.request_id = Browser.request_id(xml)
 
     def plain(self, email=MALLORY, signed="assertion", **kw):
         """A pysaml2 response; signed: assertion, response, both, none."""

@@ -9,6 +9,7 @@ import pytest
 from lxml import etree
 
 import samlenc
+import harness
 import samlidp
 from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of
 
@@ -16,25 +17,10 @@ NS = samlenc.NS
 MALLORY = "mallory@example.org"
 EXTRA = "http://example.org/claims/extra-%d"
 BIG = "http://example.org/claims/big"
-_IDPS = {}
+idp_for = harness.idp_for
 
 
-def idp_for(site):
-    key = (site.sp_entity, site.acs_url)
-    if key not in _IDPS:
-        _IDPS[key] = samlidp.IdP(IDP_ENTITY, IDP_SSO, site.sp_entity,
-                                 site.acs_url)
-    return _IDPS[key]
-
-
-class Attempt:
-    def __init__(self, site):
-        self.site = site
-        self.b = Browser(site)
-        self.b.idp = idp_for(site)
-        xml, self.relay, _ = self.b.start_login("/dash/")
-        self.request_id = Browser.request_id(xml)
-
+class Attempt(harness.Attempt):
     def response(self, attrs=None, signed="response"):
         a = {EMAIL: [MALLORY]}
         a.update(attrs or {})
