@@ -5,6 +5,8 @@
  * configuration are ever trusted: nothing here reads a key from a message.
  */
 #include <string.h>
+#include <libxml/globals.h>
+#include <libxml/xmlerror.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/evp.h>
@@ -37,11 +39,31 @@ static apr_status_t qsso_keys_shutdown_crypto(void *unused)
     return APR_SUCCESS;
 }
 
+/* libxml2's global error handlers print to stderr (httpd's error log,
+ * unprefixed, whatever the LogLevel): a POSTed response could write lines
+ * there (C14N namespace errors, encoding errors). Refusals are logged by
+ * qsso_refuse; these are silenced for every thread. */
+static void qsso_keys_silent(void *ctx, const char *msg, ...)
+{
+    (void)ctx;
+    (void)msg;
+}
+
+static void qsso_keys_silent_structured(void *ctx, xmlErrorPtr err)
+{
+    (void)ctx;
+    (void)err;
+}
+
 const char *qsso_keys_init_crypto(apr_pool_t *pool)
 {
     if (qsso_keys_crypto_ready)
         return NULL;
     xmlInitParser();
+    xmlThrDefSetGenericErrorFunc(NULL, qsso_keys_silent);
+    xmlThrDefSetStructuredErrorFunc(NULL, qsso_keys_silent_structured);
+    xmlSetGenericErrorFunc(NULL, qsso_keys_silent);
+    xmlSetStructuredErrorFunc(NULL, qsso_keys_silent_structured);
     if (xmlSecInit() < 0)
         return "xmlSecInit failed";
     if (xmlSecCheckVersion() != 1)
