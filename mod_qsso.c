@@ -116,7 +116,8 @@ static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s)
         err = qsso_store_shm_child_init(pchild, s, &st);
     else
         err = qsso_store_open(pchild, sc->store_url,
-                              threads > 0 ? threads : 1, &st);
+                              threads > 0 ? threads : 1,
+                              sc->session_cache != 0, &st);
     if (err) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, QSSO_LOGNO(3003)
                      "%s (QSSOStore at %s)", err, sc->store_where);

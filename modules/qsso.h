@@ -130,6 +130,7 @@ typedef struct {
 typedef struct {
     const char *store_url;
     const char *store_where;       /* file:line of QSSOStore */
+    int session_cache;             /* QSSOSessionCache; QSSO_UNSET: On */
 } qsso_srv_conf_t;
 
 /* A SAML attribute with all its values, in document order. */

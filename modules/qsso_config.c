@@ -130,8 +130,11 @@ void *qsso_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 
 void *qsso_config_create_srv(apr_pool_t *p, server_rec *s)
 {
+    qsso_srv_conf_t *sc = apr_pcalloc(p, sizeof(*sc));
+
     (void)s;
-    return apr_pcalloc(p, sizeof(qsso_srv_conf_t));
+    sc->session_cache = QSSO_UNSET;
+    return sc;
 }
 
 void *qsso_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
@@ -141,6 +144,7 @@ void *qsso_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
 
     n->store_url = QSSO_MERGE_PTR(add->store_url, base->store_url);
     n->store_where = QSSO_MERGE_PTR(add->store_where, base->store_where);
+    n->session_cache = QSSO_MERGE(add->session_cache, base->session_cache);
     return n;
 }
 
@@ -194,6 +198,20 @@ static const char *qsso_config_set_store(cmd_parms *cmd, void *dummy,
         return apr_psprintf(cmd->pool, "QSSOStore: '%s' %s", arg, err);
     sc->store_url = arg;
     sc->store_where = qsso_config_where(cmd);
+    return NULL;
+}
+
+static const char *qsso_config_set_session_cache(cmd_parms *cmd,
+                                                 void *dummy, int on)
+{
+    qsso_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &qsso_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dummy;
+    if (err)
+        return err;
+    sc->session_cache = on;
     return NULL;
 }
 
@@ -553,6 +571,10 @@ const command_rec qsso_config_cmds[] = {
     AP_INIT_TAKE1("QSSOStore", qsso_config_set_store, NULL, RSRC_CONF,
                   "Where sessions, pending requests, the replay cache and "
                   "the user directory live."),
+    AP_INIT_FLAG("QSSOSessionCache", qsso_config_set_session_cache, NULL,
+                 RSRC_CONF,
+                 "Whether each Apache process keeps the sessions it has read "
+                 "from Redis, invalidated by Redis itself."),
     QSSO_DIR_TAKE1("QSSOSPBaseURL", qsso_config_set_base_url,
                    "The public scheme://host[:port] of the site as browsers "
                    "see it."),

@@ -1,8 +1,9 @@
 /*
  * Sessions live in the store under the SHA-256 of their cookie value (a
  * leaked store dump holds no usable cookies), with the store's own expiry
- * at the session's end. A protected request costs one store round trip,
- * once per request however many subrequests it makes. Pending login
+ * at the session's end. A protected request costs at most one store round
+ * trip, once per request however many subrequests it makes, and none when
+ * the process has the record cached (QSSOSessionCache, qsso_store.h). Pending login
  * requests and seen assertion IDs are store records too, so every front
  * end sees them. The cookie value and record formats are in qsso_cookie.c,
  * which needs no request.
@@ -50,7 +51,7 @@ static qsso_session_cache_t *qsso_session_cache(request_rec *r)
 
 static const char *qsso_session_key(apr_pool_t *p, const char *id)
 {
-    return apr_pstrcat(p, "qsso:sess:",
+    return apr_pstrcat(p, QSSO_STORE_CACHED_PREFIX,
                        qsso_codec_sha256_hex(p, id, strlen(id)), NULL);
 }
 
@@ -66,10 +67,11 @@ int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
 {
     qsso_session_cache_t *sc = qsso_session_cache(r);
     qsso_store_t *st = qsso_store_process();
-    const char *id, *why = NULL;
+    const char *id, *why = NULL, *note;
     char *val;
     apr_size_t len;
     qsso_session_t *s;
+    qsso_store_rc_e rc;
 
     *out = NULL;
     if (sc->loaded) {
@@ -85,8 +87,12 @@ int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
     }
     if (st == NULL)
         return qsso_session_store_error(r, "loading the session", NULL, err);
-    switch (qsso_store_get(st, r->pool, qsso_session_key(r->pool, id), &val,
-                           &len, &why)) {
+    rc = qsso_store_get_cached(st, r->pool, qsso_session_key(r->pool, id),
+                               &val, &len, &why);
+    if ((note = qsso_store_note(st, r->pool)) != NULL)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(3005) "%s",
+                      note);
+    switch (rc) {
     case QSSO_STORE_OK:
         break;
     case QSSO_STORE_NOTFOUND:

@@ -167,7 +167,7 @@ const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
 }
 
 const char *qsso_store_open(apr_pool_t *p, const char *url, int max_conns,
-                            qsso_store_t **out)
+                            int cache, qsso_store_t **out)
 {
     qsso_store_url_t u;
     qsso_store_t *st;
@@ -179,7 +179,8 @@ const char *qsso_store_open(apr_pool_t *p, const char *url, int max_conns,
         return apr_psprintf(p, "QSSOStore '%s' is not a Redis store", url);
     st = apr_pcalloc(p, sizeof(*st));
     st->backend = &qsso_store_redis_backend;
-    if ((err = st->backend->open(p, &u, max_conns, &st->impl)) != NULL)
+    if ((err = st->backend->open(p, &u, max_conns, cache, &st->impl))
+        != NULL)
         return err;
     *out = st;
     return NULL;
@@ -205,14 +206,27 @@ qsso_store_rc_e qsso_store_get(qsso_store_t *st, apr_pool_t *p,
                                const char *key, char **val, apr_size_t *len,
                                const char **err)
 {
-    return st->backend->get(st->impl, p, key, 0, val, len, err);
+    return st->backend->get(st->impl, p, key, QSSO_GET_PLAIN, val, len, err);
+}
+
+qsso_store_rc_e qsso_store_get_cached(qsso_store_t *st, apr_pool_t *p,
+                                      const char *key, char **val,
+                                      apr_size_t *len, const char **err)
+{
+    return st->backend->get(st->impl, p, key, QSSO_GET_CACHED, val, len,
+                            err);
+}
+
+const char *qsso_store_note(qsso_store_t *st, apr_pool_t *p)
+{
+    return st->backend->note ? st->backend->note(st->impl, p) : NULL;
 }
 
 qsso_store_rc_e qsso_store_take(qsso_store_t *st, apr_pool_t *p,
                                 const char *key, char **val, apr_size_t *len,
                                 const char **err)
 {
-    return st->backend->get(st->impl, p, key, 1, val, len, err);
+    return st->backend->get(st->impl, p, key, QSSO_GET_TAKE, val, len, err);
 }
 
 qsso_store_rc_e qsso_store_set(qsso_store_t *st, apr_pool_t *p,

@@ -53,16 +53,32 @@ struct qsso_store_reply_t {
 const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
                                  qsso_store_url_t *out);
 
+/* Records under this prefix (sessions) may be answered from a cache in
+ * the process, kept only while Redis reports every change to them. */
+#define QSSO_STORE_CACHED_PREFIX "qsso:sess:"
+
 /* Opens a Redis store whose connections live as long as p (a child
  * process pool); they are made lazily and shared safely between threads.
+ * With cache set, qsso_store_get_cached may answer from the process.
  * (shm is set up by the server: qsso_store_shm.h.) */
 const char *qsso_store_open(apr_pool_t *p, const char *url, int max_conns,
-                            qsso_store_t **out);
+                            int cache, qsso_store_t **out);
 
 /* Value copied into p (NUL-terminated, length in *len). */
 qsso_store_rc_e qsso_store_get(qsso_store_t *st, apr_pool_t *p,
                                const char *key, char **val, apr_size_t *len,
                                const char **err);
+/* Like get; a key under QSSO_STORE_CACHED_PREFIX may be answered from a
+ * copy in this process, which Redis invalidates (client-side caching):
+ * a record changed or deleted anywhere is never answered from the copy
+ * once Redis has told this process, which it does before it answers the
+ * command that changed it. */
+qsso_store_rc_e qsso_store_get_cached(qsso_store_t *st, apr_pool_t *p,
+                                      const char *key, char **val,
+                                      apr_size_t *len, const char **err);
+/* Something the server log should say about the store, once (the cache
+ * turned off, and why); NULL for nothing. */
+const char *qsso_store_note(qsso_store_t *st, apr_pool_t *p);
 /* Get and delete in one atomic step: a value can be taken once. */
 qsso_store_rc_e qsso_store_take(qsso_store_t *st, apr_pool_t *p,
                                 const char *key, char **val, apr_size_t *len,

@@ -11,22 +11,53 @@
  * for the master and checks with ROLE that it is one. A failover shows up
  * as an I/O error or a READONLY reply on an old connection: it is dropped
  * and the retry asks the sentinels again, so no restart is needed.
+ *
+ * Session cache (server-assisted client-side caching, Redis 6+): one more
+ * connection per process asks Redis to broadcast every change to a key
+ * under QSSO_STORE_CACHED_PREFIX to itself (CLIENT TRACKING ... REDIRECT
+ * <own id> BCAST PREFIX) and subscribes to those messages. Redis queues
+ * the message before it answers the command that made the change, so a
+ * request that reads this connection (without waiting) before it looks
+ * in the cache never gets a record that was changed or deleted before the
+ * request came in. While that connection is down the cache is empty and
+ * unused; a value read from Redis is kept only if no message arrived
+ * while it was being read (gen); an entry is also dropped after
+ * QSSO_REDIS_CACHE_AGE whatever happens.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <hiredis.h>
 #include <apr_reslist.h>
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 
+#include "qsso_cache.h"
 #include "qsso_store_redis.h"
 
 #define QSSO_REDIS_CONNECT_MS 1000
 #define QSSO_REDIS_COMMAND_MS 1000
+#define QSSO_REDIS_CACHE_SLOTS 8192
+#define QSSO_REDIS_CACHE_BYTES (16 * 1024 * 1024)
+#define QSSO_REDIS_CACHE_AGE apr_time_from_sec(5)
+#define QSSO_REDIS_TRACK_RETRY apr_time_from_sec(1)
+/* Reads of the subscriber per request before giving up and flushing. */
+#define QSSO_REDIS_DRAIN_MAX 64
 
 typedef struct {
     qsso_store_url_t url;
     const char *where;          /* for messages: server or sentinel master */
     apr_reslist_t *conns;
+    /* The session cache; all below under lock. track 0: not used. */
+    int track;
+    apr_thread_mutex_t *lock;
+    qsso_cache_t *cache;
+    redisContext *sub;          /* the invalidation subscriber, or NULL */
+    int dialing;                /* a thread is connecting sub */
+    apr_time_t retry_at;        /* when to try connecting sub again */
+    apr_uint64_t gen;           /* bumped by every invalidation */
+    char note[320];             /* for qsso_store_note; "" when none */
 } qsso_store_redis_t;
 
 /* The reslist constructor cannot return a message; it leaves it here. */
@@ -194,9 +225,12 @@ static apr_status_t qsso_store_redis_disconnect(void *res, void *param,
     return APR_SUCCESS;
 }
 
+static apr_status_t qsso_store_redis_untrack_cleanup(void *data);
+
 static const char *qsso_store_redis_open(apr_pool_t *p,
                                          const qsso_store_url_t *u,
-                                         int max_conns, void **impl)
+                                         int max_conns, int cache,
+                                         void **impl)
 {
     qsso_store_redis_t *rs = apr_pcalloc(p, sizeof(*rs));
     apr_status_t rv;
@@ -228,6 +262,16 @@ static const char *qsso_store_redis_open(apr_pool_t *p,
         return "cannot create the Redis connection pool";
     /* A worker never waits more than 5 s for a free connection. */
     apr_reslist_timeout_set(rs->conns, apr_time_from_sec(5));
+    if (cache
+        && apr_thread_mutex_create(&rs->lock, APR_THREAD_MUTEX_DEFAULT, p)
+               == APR_SUCCESS
+        && (rs->cache = qsso_cache_create(p, QSSO_REDIS_CACHE_SLOTS,
+                                          QSSO_REDIS_CACHE_BYTES,
+                                          QSSO_REDIS_CACHE_AGE)) != NULL) {
+        rs->track = 1;
+        apr_pool_cleanup_register(p, rs, qsso_store_redis_untrack_cleanup,
+                                  apr_pool_cleanup_null);
+    }
     *impl = rs;
     return NULL;
 }
@@ -271,10 +315,259 @@ static redisReply *qsso_store_redis_run(qsso_store_redis_t *rs, apr_pool_t *p,
     return NULL;
 }
 
+
+/* ---- the session cache ---------------------------------------------- */
+
+#define QSSO_REDIS_PREFIX_LEN (sizeof(QSSO_STORE_CACHED_PREFIX) - 1)
+
+static int qsso_store_redis_cacheable(const qsso_store_redis_t *rs,
+                                      const char *key)
+{
+    return rs->track
+           && !strncmp(key, QSSO_STORE_CACHED_PREFIX, QSSO_REDIS_PREFIX_LEN);
+}
+
+/* The subscriber is gone or cannot be trusted: forget everything it
+ * vouched for. Lock held. */
+static void qsso_store_redis_untrack(qsso_store_redis_t *rs)
+{
+    if (rs->sub)
+        redisFree(rs->sub);
+    rs->sub = NULL;
+    rs->gen++;
+    rs->retry_at = apr_time_now() + QSSO_REDIS_TRACK_RETRY;
+    qsso_cache_flush(rs->cache);
+}
+
+static apr_status_t qsso_store_redis_untrack_cleanup(void *data)
+{
+    qsso_store_redis_t *rs = data;
+
+    if (rs->sub)
+        redisFree(rs->sub);
+    rs->sub = NULL;
+    return APR_SUCCESS;
+}
+
+/* One message from the subscriber: ["message", channel, keys] where keys
+ * is an array of changed keys, or nil when the database was flushed.
+ * 0, or -1 when it makes no sense (then trust nothing). Lock held. */
+static int qsso_store_redis_invalidate(qsso_store_redis_t *rs,
+                                       const redisReply *m)
+{
+    const redisReply *keys;
+    size_t i;
+
+    if (m->type != REDIS_REPLY_ARRAY || m->elements != 3
+        || m->element[0]->type != REDIS_REPLY_STRING)
+        return -1;
+    if (strcmp(m->element[0]->str, "message"))
+        return strcmp(m->element[0]->str, "subscribe") ? -1 : 0;
+    rs->gen++;
+    keys = m->element[2];
+    if (keys->type == REDIS_REPLY_NIL) {
+        qsso_cache_flush(rs->cache);
+        return 0;
+    }
+    if (keys->type != REDIS_REPLY_ARRAY)
+        return -1;
+    for (i = 0; i < keys->elements; i++) {
+        if (keys->element[i]->type != REDIS_REPLY_STRING)
+            return -1;
+        qsso_cache_forget(rs->cache, keys->element[i]->str,
+                          keys->element[i]->len);
+    }
+    return 0;
+}
+
+/* Applies whatever the subscriber has received, without waiting. Lock
+ * held. */
+static void qsso_store_redis_drain(qsso_store_redis_t *rs)
+{
+    int reads = 0, n;
+    void *m;
+
+    if (rs->sub == NULL)
+        return;
+    for (;;) {
+        struct pollfd pfd = {rs->sub->fd, POLLIN, 0};
+
+        /* What is parsed already (a message may have come in with the
+         * SUBSCRIBE reply), then what has arrived since. */
+        for (;;) {
+            m = NULL;
+            if (redisReaderGetReply(rs->sub->reader, &m) != REDIS_OK)
+                goto broken;
+            if (m == NULL)
+                break;
+            n = qsso_store_redis_invalidate(rs, m);
+            freeReplyObject(m);
+            if (n)
+                goto broken;
+        }
+        if (reads++ == QSSO_REDIS_DRAIN_MAX)
+            goto broken;
+        n = poll(&pfd, 1, 0);
+        if (n == 0)
+            return;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 || redisBufferRead(rs->sub) != REDIS_OK)
+            goto broken;
+    }
+broken:
+    /* Broken, nonsense, or more than we read at once: start over. */
+    qsso_store_redis_untrack(rs);
+}
+
+/* A subscriber connection, or NULL; *refused is set when Redis said no
+ * (too old, or the ACL forbids it) rather than being unreachable. Called
+ * without the lock: it talks to Redis. */
+static redisContext *qsso_store_redis_subscribe(qsso_store_redis_t *rs,
+                                                char *why, apr_size_t whylen,
+                                                int *refused)
+{
+    redisContext *c = NULL;
+    redisReply *rep;
+    long long id;
+
+    *refused = 0;
+    if (qsso_store_redis_connect((void **)&c, rs, NULL) != APR_SUCCESS)
+        return NULL;
+    rep = redisCommand(c, "CLIENT ID");
+    if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
+        goto fail;
+    id = rep->integer;
+    freeReplyObject(rep);
+    rep = redisCommand(c, "CLIENT TRACKING on REDIRECT %lld BCAST PREFIX %s",
+                       id, QSSO_STORE_CACHED_PREFIX);
+    if (rep == NULL || rep->type != REDIS_REPLY_STATUS)
+        goto fail;
+    freeReplyObject(rep);
+    rep = redisCommand(c, "SUBSCRIBE __redis__:invalidate");
+    if (rep == NULL || rep->type != REDIS_REPLY_ARRAY)
+        goto fail;
+    freeReplyObject(rep);
+    return c;
+fail:
+    if (rep && rep->type == REDIS_REPLY_ERROR) {
+        *refused = 1;
+        apr_snprintf(why, whylen, "%s", rep->str);
+    }
+    if (rep)
+        freeReplyObject(rep);
+    redisFree(c);
+    return NULL;
+}
+
+/* Connects the subscriber when it is down and its retry time has come;
+ * returns with the lock held. */
+static void qsso_store_redis_track(qsso_store_redis_t *rs)
+{
+    redisContext *c;
+    char why[256];
+    int refused;
+
+    if (rs->sub || rs->dialing || apr_time_now() < rs->retry_at)
+        return;
+    rs->dialing = 1;
+    apr_thread_mutex_unlock(rs->lock);
+    c = qsso_store_redis_subscribe(rs, why, sizeof(why), &refused);
+    apr_thread_mutex_lock(rs->lock);
+    rs->dialing = 0;
+    rs->gen++;
+    if (c) {
+        qsso_cache_flush(rs->cache);
+        rs->sub = c;
+    }
+    else if (refused) {
+        rs->track = 0;
+        apr_snprintf(rs->note, sizeof(rs->note),
+                     "session cache off: %s refused client-side caching "
+                     "(%s); every protected request asks Redis",
+                     rs->where, why);
+    }
+    else {
+        rs->retry_at = apr_time_now() + QSSO_REDIS_TRACK_RETRY;
+    }
+}
+
+static const char *qsso_store_redis_note(void *impl, apr_pool_t *p)
+{
+    qsso_store_redis_t *rs = impl;
+    const char *n = NULL;
+
+    if (rs->lock == NULL)
+        return NULL;
+    apr_thread_mutex_lock(rs->lock);
+    if (rs->note[0]) {
+        n = apr_pstrdup(p, rs->note);
+        rs->note[0] = '\0';
+    }
+    apr_thread_mutex_unlock(rs->lock);
+    return n;
+}
+
+/* Drops key from the cache: this process changed or deleted it. */
+static void qsso_store_redis_forget(qsso_store_redis_t *rs, const char *key)
+{
+    if (!qsso_store_redis_cacheable(rs, key))
+        return;
+    apr_thread_mutex_lock(rs->lock);
+    qsso_cache_forget(rs->cache, key, strlen(key));
+    apr_thread_mutex_unlock(rs->lock);
+}
+
+static qsso_store_rc_e qsso_store_redis_fetch(void *impl, apr_pool_t *p,
+                                              const char *key, int take,
+                                              char **val, apr_size_t *len,
+                                              const char **err);
+
 static qsso_store_rc_e qsso_store_redis_get(void *impl, apr_pool_t *p,
-                                            const char *key, int take,
+                                            const char *key,
+                                            qsso_store_get_e mode,
                                             char **val, apr_size_t *len,
                                             const char **err)
+{
+    qsso_store_redis_t *rs = impl;
+    qsso_store_rc_e rc;
+    apr_uint64_t gen;
+    int tracked;
+
+    if (mode != QSSO_GET_CACHED || !qsso_store_redis_cacheable(rs, key)) {
+        if (mode == QSSO_GET_TAKE)
+            qsso_store_redis_forget(rs, key);
+        return qsso_store_redis_fetch(impl, p, key, mode == QSSO_GET_TAKE,
+                                      val, len, err);
+    }
+    apr_thread_mutex_lock(rs->lock);
+    qsso_store_redis_drain(rs);
+    qsso_store_redis_track(rs);
+    if (rs->sub
+        && qsso_cache_lookup(rs->cache, p, key, apr_time_now(), val, len)) {
+        apr_thread_mutex_unlock(rs->lock);
+        return QSSO_STORE_OK;
+    }
+    gen = rs->gen;
+    tracked = rs->sub != NULL;
+    apr_thread_mutex_unlock(rs->lock);
+    rc = qsso_store_redis_fetch(impl, p, key, 0, val, len, err);
+    if (rc == QSSO_STORE_OK && tracked) {
+        apr_thread_mutex_lock(rs->lock);
+        qsso_store_redis_drain(rs);
+        if (rs->sub && rs->gen == gen)
+            qsso_cache_insert(rs->cache, key, *val, *len, apr_time_now());
+        apr_thread_mutex_unlock(rs->lock);
+    }
+    return rc;
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static qsso_store_rc_e qsso_store_redis_fetch(void *impl, apr_pool_t *p,
+                                              const char *key, int take,
+                                              char **val, apr_size_t *len,
+                                              const char **err)
 {
     const char *argv[2] = {take ? "GETDEL" : "GET", key};
     size_t argvlen[2] = {take ? 6 : 3, strlen(key)};
@@ -312,6 +605,7 @@ static qsso_store_rc_e qsso_store_redis_set(void *impl, apr_pool_t *p,
     int argc = 3;
     redisReply *rep;
 
+    qsso_store_redis_forget(impl, key);
     /* expires_at 0: a record that stays (a user), no EXAT. */
     if (expires_at > 0)
         argc = 5;
@@ -340,9 +634,11 @@ static qsso_store_rc_e qsso_store_redis_del(void *impl, apr_pool_t *p,
 {
     const char *argv[2] = {"DEL", key};
     size_t argvlen[2] = {3, strlen(key)};
-    redisReply *rep = qsso_store_redis_run(impl, p, 2, argv, argvlen, err);
+    redisReply *rep;
     qsso_store_rc_e rc = QSSO_STORE_OK;
 
+    qsso_store_redis_forget(impl, key);
+    rep = qsso_store_redis_run(impl, p, 2, argv, argvlen, err);
     if (rep == NULL)
         return QSSO_STORE_ERROR;
     if (rep->type == REDIS_REPLY_ERROR) {
@@ -415,5 +711,6 @@ static qsso_store_rc_e qsso_store_redis_command(void *impl, apr_pool_t *p,
 
 const qsso_store_backend_t qsso_store_redis_backend = {
     "redis", qsso_store_redis_open, qsso_store_redis_get,
-    qsso_store_redis_set, qsso_store_redis_del, qsso_store_redis_command
+    qsso_store_redis_set, qsso_store_redis_del, qsso_store_redis_command,
+    qsso_store_redis_note
 };

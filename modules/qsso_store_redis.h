@@ -4,13 +4,19 @@
 
 #include "qsso_store.h"
 
+typedef enum {
+    QSSO_GET_PLAIN = 0,
+    QSSO_GET_TAKE,          /* get and delete */
+    QSSO_GET_CACHED         /* may answer from this process's cache */
+} qsso_store_get_e;
+
 typedef struct qsso_store_backend_t {
     const char *name;
     const char *(*open)(apr_pool_t *p, const qsso_store_url_t *u,
-                        int max_conns, void **impl);
+                        int max_conns, int cache, void **impl);
     qsso_store_rc_e (*get)(void *impl, apr_pool_t *p, const char *key,
-                           int take, char **val, apr_size_t *len,
-                           const char **err);
+                           qsso_store_get_e mode, char **val,
+                           apr_size_t *len, const char **err);
     qsso_store_rc_e (*set)(void *impl, apr_pool_t *p, const char *key,
                            const char *val, apr_size_t len,
                            apr_int64_t expires_at, int only_new,
@@ -21,6 +27,8 @@ typedef struct qsso_store_backend_t {
     qsso_store_rc_e (*command)(void *impl, apr_pool_t *p, int argc,
                                const char **argv, const apr_size_t *argvlen,
                                qsso_store_reply_t **reply, const char **err);
+    /* Something the server log should say, once; NULL for none. */
+    const char *(*note)(void *impl, apr_pool_t *p);
 } qsso_store_backend_t;
 
 extern const qsso_store_backend_t qsso_store_redis_backend;

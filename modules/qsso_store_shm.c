@@ -104,7 +104,8 @@ static qsso_store_rc_e qsso_store_shm_locked(qsso_store_shm_t *sh,
 }
 
 static qsso_store_rc_e qsso_store_shm_get(void *impl, apr_pool_t *p,
-                                          const char *key, int take,
+                                          const char *key,
+                                          qsso_store_get_e mode,
                                           char **val, apr_size_t *len,
                                           const char **err)
 {
@@ -117,7 +118,7 @@ static qsso_store_rc_e qsso_store_shm_get(void *impl, apr_pool_t *p,
         return QSSO_STORE_ERROR;
     rv = sh->prov->retrieve(sh->inst, sh->s, (const unsigned char *)key,
                             (unsigned int)strlen(key), buf, &n, p);
-    if (rv == APR_SUCCESS && take)
+    if (rv == APR_SUCCESS && mode == QSSO_GET_TAKE)
         sh->prov->remove(sh->inst, sh->s, (const unsigned char *)key,
                          (unsigned int)strlen(key), p);
     apr_global_mutex_unlock(sh->mutex);
@@ -187,7 +188,7 @@ static qsso_store_rc_e qsso_store_shm_del(void *impl, apr_pool_t *p,
 
 static const qsso_store_backend_t qsso_store_shm_backend = {
     "shm", NULL, qsso_store_shm_get, qsso_store_shm_set, qsso_store_shm_del,
-    NULL
+    NULL, NULL
 };
 
 const char *qsso_store_shm_child_init(apr_pool_t *pchild, server_rec *s,

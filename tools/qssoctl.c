@@ -143,7 +143,7 @@ int qsso_ctl_store_open(qsso_ctl_t *ctl)
                               "the module uses (redis://...); a shm store "
                               "is private to one httpd and holds no user "
                               "directory", shown);
-    if ((err = qsso_store_open(ctl->p, ctl->store_url, 1, &ctl->store))
+    if ((err = qsso_store_open(ctl->p, ctl->store_url, 1, 0, &ctl->store))
         != NULL)
         return qsso_ctl_fail(QSSO_CTL_EXIT_STORE, "store %s: %s", shown,
                              err);

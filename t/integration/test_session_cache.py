@@ -1,0 +1,161 @@
+"""QSSOSessionCache: each Apache process keeps the sessions it read from
+Redis, and Redis tells it (client-side caching, BCAST tracking) of every
+change. What must hold: a protected request asks Redis nothing once the
+session is cached, and a session deleted or changed anywhere (logout, SCIM,
+qssoctl, FLUSHDB, a plain DEL) is never answered from the cache again,
+including when the invalidation connection broke in between. Every
+request goes on a new connection, so both httpd children serve the
+session and both caches are tested."""
+import http.client
+import re
+import time
+
+import pytest
+
+import harness
+from harness import Browser, env_of
+from test_qssoctl import ctl, qssoctl  # noqa: F401 (fixtures)
+
+
+def statuses(h, cookie, n):
+    out = []
+    for _ in range(n):
+        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+        c.request("GET", "/dash/", headers={
+            "Cookie": "%s=%s" % cookie, "Connection": "close"})
+        r = c.getresponse()
+        body = r.read().decode()
+        out.append(r.status)
+        if r.status == 200:
+            assert env_of(body)["REMOTE_USER"], body
+        c.close()
+    return out
+
+
+def gets(redis):
+    """GET commands Redis has run since the last reset."""
+    m = re.search(r"cmdstat_get:calls=(\d+)", redis.cli("INFO",
+                                                       "commandstats"))
+    return int(m.group(1)) if m else 0
+
+
+def session_key(redis):
+    keys = redis.keys("qsso:sess:*")
+    assert len(keys) == 1, keys
+    return keys[0]
+
+
+@pytest.fixture
+def cached(fresh, redis):
+    redis.cli("FLUSHDB")
+    return fresh.start()
+
+
+@pytest.fixture
+def uncached(fresh, redis):
+    redis.cli("FLUSHDB")
+    return fresh.start(qsso={"QSSOSessionCache": "Off"})
+
+
+def warm(h, redis):
+    """Signs in and serves the session from both children; returns the
+    cookie and how many GETs 40 more requests cost."""
+    b = Browser(h)
+    assert b.login().status_code == 303
+    assert statuses(h, b.cookie, 40) == [200] * 40
+    redis.cli("CONFIG", "RESETSTAT")
+    assert statuses(h, b.cookie, 40) == [200] * 40
+    return b, gets(redis)
+
+
+def test_cached_session_costs_no_redis_round_trip(cached, redis):
+    _, n = warm(cached, redis)
+    # At most a re-read per child when an entry reaches its 5 s age.
+    assert n <= 2, n
+
+
+def test_without_the_cache_every_request_asks_redis(uncached, redis):
+    _, n = warm(uncached, redis)
+    assert n == 40, n
+
+
+@pytest.mark.parametrize("how", ["DEL", "UNLINK", "SET", "EXPIRE", "FLUSHDB"])
+def test_session_changed_in_redis_is_never_answered_from_cache(
+        cached, redis, how):
+    b, n = warm(cached, redis)
+    assert n <= 2, n
+    key = session_key(redis)
+    if how == "SET":
+        redis.cli("SET", key, "damaged")
+    elif how == "EXPIRE":
+        redis.cli("PEXPIRE", key, "1")
+        time.sleep(0.05)
+        assert redis.cli("EXISTS", key) == "0"
+    elif how == "FLUSHDB":
+        redis.cli("FLUSHDB")
+    else:
+        redis.cli(how, key)
+    # The very next request, on either child, is sent to sign in again.
+    assert statuses(cached, b.cookie, 20) == [302] * 20
+
+
+def test_logout_on_one_child_ends_the_session_on_both(cached, redis):
+    b, _ = warm(cached, redis)
+    r = b.get(b.logout_url())
+    assert r.status_code in (302, 303), r.status_code
+    assert statuses(cached, b.cookie, 20) == [302] * 20
+
+
+def test_qssoctl_revocation_is_seen_at_once(cached, redis, ctl):
+    b, _ = warm(cached, redis)
+    r = ctl("sessions", "revoke", "ana@example.org")
+    assert r.stdout == "1 session of ana@example.org ended\n", r
+    assert statuses(cached, b.cookie, 20) == [302] * 20
+
+
+def test_broken_invalidation_connection_empties_the_cache(cached, redis,
+                                                          log):
+    b, _ = warm(cached, redis)
+    key = session_key(redis)
+    # Kill the subscribers, then change the session while no process can
+    # hear of it: the next request must notice the broken connection and
+    # ask Redis, not trust its copy.
+    assert int(redis.cli("CLIENT", "KILL", "TYPE", "pubsub")) >= 1
+    redis.cli("DEL", key)
+    assert statuses(cached, b.cookie, 20) == [302] * 20
+    # The cache comes back by itself (a new subscriber after 1 s), without
+    # what it held while nobody told it of changes.
+    time.sleep(1.2)
+    assert statuses(cached, b.cookie, 20) == [302] * 20
+    b2, _ = warm(cached, redis)
+    redis.cli("CONFIG", "RESETSTAT")
+    assert statuses(cached, b2.cookie, 40) == [200] * 40
+    assert gets(redis) <= 2
+
+
+def test_redis_refusing_client_tracking_turns_the_cache_off(fresh, redis,
+                                                            log):
+    redis.cli("FLUSHDB")
+    redis.cli("ACL", "SETUSER", "default", "-client")
+    try:
+        h = fresh.start()
+        b, n = warm(h, redis)
+        # Every request asks Redis, and the log says why, once per child.
+        assert n == 40, n
+        notes = [l for l in h.log() if "QSSO3005" in l]
+        assert 1 <= len(notes) <= 2, notes
+        assert "refused client-side caching" in notes[0], notes
+        assert "NOPERM" in notes[0] or "permission" in notes[0], notes
+        redis.cli("DEL", session_key(redis))
+        assert statuses(h, b.cookie, 10) == [302] * 10
+    finally:
+        redis.cli("ACL", "SETUSER", "default", "+client")
+
+
+def test_session_cache_is_server_wide_only(fresh):
+    h = harness.Httpd(fresh.workdir, fresh.redis,
+                      extra="<Location /dash/>\nQSSOSessionCache Off\n"
+                            "</Location>")
+    rc, out = h.configtest()
+    assert rc != 0
+    assert "QSSOSessionCache" in out and "not allowed" in out, out
