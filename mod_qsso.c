@@ -113,7 +113,8 @@ static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s)
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);
     if (qsso_store_parse_url(pchild, sc->store_url, &u) == NULL
         && !strcmp(u.scheme, "shm"))
-        err = qsso_store_shm_child_init(pchild, s, &st);
+        err = qsso_store_shm_child_init(pchild, s, sc->session_cache != 0,
+                                        &st);
     else
         err = qsso_store_open(pchild, sc->store_url,
                               threads > 0 ? threads : 1,

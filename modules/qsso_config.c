@@ -574,7 +574,8 @@ const command_rec qsso_config_cmds[] = {
     AP_INIT_FLAG("QSSOSessionCache", qsso_config_set_session_cache, NULL,
                  RSRC_CONF,
                  "Whether each Apache process keeps the sessions it has read "
-                 "from Redis, invalidated by Redis itself."),
+                 "from the store, dropping them as soon as they change "
+                 "anywhere."),
     QSSO_DIR_TAKE1("QSSOSPBaseURL", qsso_config_set_base_url,
                    "The public scheme://host[:port] of the site as browsers "
                    "see it."),

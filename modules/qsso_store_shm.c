@@ -12,6 +12,14 @@
  * leave cleanups of an unloaded mod_socache_shmcb in the process pool).
  * There is no user directory here (no JIT records, no SCIM):
  * qsso_config_check refuses the directives that need one.
+ *
+ * With QSSOSessionCache each process also keeps the sessions it has read,
+ * so a protected request does not queue on the global mutex. A counter in
+ * shared memory (epoch) goes up after every write or delete of a session
+ * record, by any process; a process drops its whole copy when the counter
+ * has moved, and keeps a value it read only if the counter did not move
+ * while it read. A logout on one process is thus seen by every other one
+ * on its next request.
  */
 #include <string.h>
 #include <httpd.h>
@@ -20,10 +28,14 @@
 #include <ap_provider.h>
 #include <ap_socache.h>
 #include <util_mutex.h>
+#include <apr_atomic.h>
 #include <apr_global_mutex.h>
+#include <apr_shm.h>
 #include <apr_strings.h>
+#include <apr_thread_mutex.h>
 
 #include "qsso.h"
+#include "qsso_cache.h"
 #include "qsso_store.h"
 #include "qsso_store_redis.h"
 #include "qsso_store_shm.h"
@@ -33,6 +45,9 @@ APLOG_USE_MODULE(qsso);
 #define QSSO_SHM_MUTEX "qsso-shm"
 #define QSSO_SHM_MAX_VALUE (32 * 1024)     /* bytes: the largest record */
 #define QSSO_SHM_FOREVER apr_time_from_sec(10 * 365 * 86400)
+#define QSSO_SHM_CACHE_SLOTS 8192
+#define QSSO_SHM_CACHE_BYTES (16 * 1024 * 1024)
+#define QSSO_SHM_CACHE_AGE apr_time_from_sec(5)
 
 typedef struct {
     const ap_socache_provider_t *prov;
@@ -40,7 +55,16 @@ typedef struct {
     apr_global_mutex_t *mutex;
     server_rec *s;
     apr_size_t bytes;
+    volatile apr_uint32_t *epoch;   /* in shared memory: session writes */
 } qsso_store_shm_t;
+
+/* One per process: the shared store and this process's copy. */
+typedef struct {
+    qsso_store_shm_t *sh;
+    apr_thread_mutex_t *lock;       /* NULL: no cache */
+    qsso_cache_t *cache;
+    apr_uint32_t seen;              /* the epoch the cache belongs to */
+} qsso_store_shm_proc_t;
 
 /* The store of this configuration generation, set in post_config (in
  * pconf) and inherited by the children it forks. */
@@ -66,6 +90,7 @@ const char *qsso_store_shm_parent_init(apr_pool_t *pconf,
 {
     struct ap_socache_hints hints = {64, 1024, 300};
     qsso_store_shm_t *sh;
+    apr_shm_t *shm;
     const char *err, *file;
     apr_status_t rv;
 
@@ -89,6 +114,12 @@ const char *qsso_store_shm_parent_init(apr_pool_t *pconf,
     if ((rv = ap_global_mutex_create(&sh->mutex, NULL, QSSO_SHM_MUTEX, NULL,
                                      s, pconf, 0)) != APR_SUCCESS)
         return "cannot create the shared memory's mutex";
+    /* Anonymous: the children inherit it at fork. */
+    if ((rv = apr_shm_create(&shm, sizeof(apr_uint32_t), NULL, pconf))
+        != APR_SUCCESS)
+        return "cannot create the shared session counter";
+    sh->epoch = apr_shm_baseaddr_get(shm);
+    *sh->epoch = 0;
     qsso_store_shm_current = sh;
     return NULL;
 }
@@ -103,13 +134,67 @@ static qsso_store_rc_e qsso_store_shm_locked(qsso_store_shm_t *sh,
     return QSSO_STORE_OK;
 }
 
+static int qsso_store_shm_is_session(const char *key)
+{
+    return !strncmp(key, QSSO_STORE_CACHED_PREFIX,
+                    sizeof(QSSO_STORE_CACHED_PREFIX) - 1);
+}
+
+/* After a session record changed: every process's copy is void. */
+static void qsso_store_shm_changed(qsso_store_shm_t *sh, const char *key)
+{
+    if (qsso_store_shm_is_session(key))
+        apr_atomic_inc32(sh->epoch);
+}
+
+static qsso_store_rc_e qsso_store_shm_read(qsso_store_shm_t *sh,
+                                           apr_pool_t *p, const char *key,
+                                           qsso_store_get_e mode,
+                                           char **val, apr_size_t *len,
+                                           const char **err);
+
 static qsso_store_rc_e qsso_store_shm_get(void *impl, apr_pool_t *p,
                                           const char *key,
                                           qsso_store_get_e mode,
                                           char **val, apr_size_t *len,
                                           const char **err)
 {
-    qsso_store_shm_t *sh = impl;
+    qsso_store_shm_proc_t *pr = impl;
+    qsso_store_rc_e rc;
+    apr_uint32_t e;
+
+    if (mode != QSSO_GET_CACHED || pr->lock == NULL
+        || !qsso_store_shm_is_session(key))
+        return qsso_store_shm_read(pr->sh, p, key, mode, val, len, err);
+    /* Read under the lock, so that the threads of this process see the
+     * counter move forward only. */
+    apr_thread_mutex_lock(pr->lock);
+    e = apr_atomic_read32(pr->sh->epoch);
+    if (pr->seen != e) {
+        qsso_cache_flush(pr->cache);
+        pr->seen = e;
+    }
+    if (qsso_cache_lookup(pr->cache, p, key, apr_time_now(), val, len)) {
+        apr_thread_mutex_unlock(pr->lock);
+        return QSSO_STORE_OK;
+    }
+    apr_thread_mutex_unlock(pr->lock);
+    rc = qsso_store_shm_read(pr->sh, p, key, mode, val, len, err);
+    if (rc == QSSO_STORE_OK) {
+        apr_thread_mutex_lock(pr->lock);
+        if (pr->seen == e && apr_atomic_read32(pr->sh->epoch) == e)
+            qsso_cache_insert(pr->cache, key, *val, *len, apr_time_now());
+        apr_thread_mutex_unlock(pr->lock);
+    }
+    return rc;
+}
+
+static qsso_store_rc_e qsso_store_shm_read(qsso_store_shm_t *sh,
+                                           apr_pool_t *p, const char *key,
+                                           qsso_store_get_e mode,
+                                           char **val, apr_size_t *len,
+                                           const char **err)
+{
     unsigned char *buf = apr_palloc(p, QSSO_SHM_MAX_VALUE + 1);
     unsigned int n = QSSO_SHM_MAX_VALUE;
     apr_status_t rv;
@@ -122,6 +207,8 @@ static qsso_store_rc_e qsso_store_shm_get(void *impl, apr_pool_t *p,
         sh->prov->remove(sh->inst, sh->s, (const unsigned char *)key,
                          (unsigned int)strlen(key), p);
     apr_global_mutex_unlock(sh->mutex);
+    if (mode == QSSO_GET_TAKE)
+        qsso_store_shm_changed(sh, key);
     if (rv != APR_SUCCESS)
         return QSSO_STORE_NOTFOUND;
     buf[n] = '\0';
@@ -136,7 +223,7 @@ static qsso_store_rc_e qsso_store_shm_set(void *impl, apr_pool_t *p,
                                           apr_int64_t expires_at,
                                           int only_new, const char **err)
 {
-    qsso_store_shm_t *sh = impl;
+    qsso_store_shm_t *sh = ((qsso_store_shm_proc_t *)impl)->sh;
     apr_time_t expiry = expires_at > 0 ? apr_time_from_sec(expires_at)
                                        : apr_time_now() + QSSO_SHM_FOREVER;
     unsigned char *probe = only_new ? apr_palloc(p, QSSO_SHM_MAX_VALUE)
@@ -164,6 +251,7 @@ static qsso_store_rc_e qsso_store_shm_set(void *impl, apr_pool_t *p,
                          (unsigned int)strlen(key), expiry,
                          (unsigned char *)val, (unsigned int)len, p);
     apr_global_mutex_unlock(sh->mutex);
+    qsso_store_shm_changed(sh, key);
     if (rv != APR_SUCCESS) {
         *err = apr_psprintf(p, "the shared memory (%" APR_SIZE_T_FMT
                             " bytes) refused a record; raise the size in "
@@ -176,13 +264,14 @@ static qsso_store_rc_e qsso_store_shm_set(void *impl, apr_pool_t *p,
 static qsso_store_rc_e qsso_store_shm_del(void *impl, apr_pool_t *p,
                                           const char *key, const char **err)
 {
-    qsso_store_shm_t *sh = impl;
+    qsso_store_shm_t *sh = ((qsso_store_shm_proc_t *)impl)->sh;
 
     if (qsso_store_shm_locked(sh, err) != QSSO_STORE_OK)
         return QSSO_STORE_ERROR;
     sh->prov->remove(sh->inst, sh->s, (const unsigned char *)key,
                      (unsigned int)strlen(key), p);
     apr_global_mutex_unlock(sh->mutex);
+    qsso_store_shm_changed(sh, key);
     return QSSO_STORE_OK;
 }
 
@@ -192,9 +281,10 @@ static const qsso_store_backend_t qsso_store_shm_backend = {
 };
 
 const char *qsso_store_shm_child_init(apr_pool_t *pchild, server_rec *s,
-                                      qsso_store_t **out)
+                                      int cache, qsso_store_t **out)
 {
     qsso_store_shm_t *sh = qsso_store_shm_current;
+    qsso_store_shm_proc_t *pr = apr_pcalloc(pchild, sizeof(*pr));
 
     (void)s;
     if (sh == NULL)
@@ -203,6 +293,14 @@ const char *qsso_store_shm_child_init(apr_pool_t *pchild, server_rec *s,
                                     apr_global_mutex_lockfile(sh->mutex),
                                     pchild) != APR_SUCCESS)
         return "cannot attach the shared memory's mutex";
-    *out = qsso_store_wrap(pchild, &qsso_store_shm_backend, sh);
+    pr->sh = sh;
+    if (cache
+        && (pr->cache = qsso_cache_create(pchild, QSSO_SHM_CACHE_SLOTS,
+                                          QSSO_SHM_CACHE_BYTES,
+                                          QSSO_SHM_CACHE_AGE)) != NULL
+        && apr_thread_mutex_create(&pr->lock, APR_THREAD_MUTEX_DEFAULT,
+                                   pchild) != APR_SUCCESS)
+        pr->lock = NULL;
+    *out = qsso_store_wrap(pchild, &qsso_store_shm_backend, pr);
     return NULL;
 }

@@ -16,8 +16,9 @@ const char *qsso_store_shm_check(void);
 const char *qsso_store_shm_parent_init(apr_pool_t *pconf,
                                        apr_pool_t *ptemp, server_rec *s,
                                        apr_size_t bytes);
-/* child_init: attaches the mutex; *out is the store of this process. */
+/* child_init: attaches the mutex; *out is the store of this process,
+ * with its own session cache when cache is set (QSSOSessionCache). */
 const char *qsso_store_shm_child_init(apr_pool_t *pchild, server_rec *s,
-                                      qsso_store_t **out);
+                                      int cache, qsso_store_t **out);
 
 #endif

@@ -92,3 +92,21 @@ def test_graceful_restart_starts_an_empty_shared_memory(fresh):
     assert not [l for l in h.log() if "Segmentation" in l]
     h.proc.send_signal(signal.SIGTERM)
     assert h.proc.wait(10) == 0          # a clean stop: no stale cleanups
+
+
+def test_logout_is_seen_by_every_child_despite_their_copies(fresh):
+    """With QSSOSessionCache (default On) each child keeps the sessions it
+    read; a logout served by one child must end the session on all, on the
+    very next request. New connections spread the requests over both."""
+    from test_session_cache import statuses
+    h = fresh.start(redis=Shm(), extra=SHMCB)
+    ana, ben = Browser(h), Browser(h)
+    assert ana.login().status_code == 303
+    assert ben.login("ben@example.org").status_code == 303
+    for b in (ana, ben):
+        assert statuses(h, b.cookie, 40) == [200] * 40
+    old = ana.cookie
+    assert ana.get(ana.logout_url()).status_code == 303
+    assert statuses(h, old, 20) == [302] * 20
+    # Others' sessions are not affected (their copies are re-read).
+    assert statuses(h, ben.cookie, 20) == [200] * 20
