@@ -37,7 +37,9 @@ static void qsso_attrs_set(request_rec *r, int headers, const char *env,
 {
     if (value == NULL)
         value = "";
-    apr_table_set(r->subprocess_env, env, value);
+    /* Names are constants or in r->pool, values come from the session
+     * record decoded into r->pool (or made there): no copies needed. */
+    apr_table_setn(r->subprocess_env, env, value);
     if (headers && header)
         apr_table_setn(r->headers_in, header,
                        qsso_attrs_header_value(r->pool, value));
@@ -53,7 +55,7 @@ void qsso_attrs_export(request_rec *r, const qsso_dir_conf_t *c,
         groups = apr_pstrcat(r->pool, groups, i ? "::" : "",
                              APR_ARRAY_IDX(s->groups, i, const char *),
                              NULL);
-    apr_table_set(r->subprocess_env, "REMOTE_USER", s->username);
+    apr_table_setn(r->subprocess_env, "REMOTE_USER", s->username);
     qsso_attrs_set(r, h, "QSSO_USERNAME", "X-QSSO-Username", s->username);
     qsso_attrs_set(r, h, "QSSO_EMAIL", "X-QSSO-Email", s->email);
     qsso_attrs_set(r, h, "QSSO_NAMEID", "X-QSSO-NameID", s->name_id);
@@ -70,7 +72,7 @@ void qsso_attrs_export(request_rec *r, const qsso_dir_conf_t *c,
     qsso_attrs_set(r, h, "QSSO_UNIQUE_ID", "X-QSSO-Unique-ID", s->unique_id);
     token = qsso_session_logout_token(r);
     if (token)
-        apr_table_set(r->subprocess_env, "QSSO_LOGOUT_URL", apr_pstrcat(
+        apr_table_setn(r->subprocess_env, "QSSO_LOGOUT_URL", apr_pstrcat(
             r->pool, qsso_conf_endpoint_path(c), "/logout?token=", token,
             NULL));
     for (i = 0; s->dash && i < s->dash->nelts; i++) {
