@@ -88,7 +88,7 @@ int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
     if (st == NULL)
         return qsso_session_store_error(r, "loading the session", NULL, err);
     rc = qsso_store_get_cached(st, r->pool, qsso_session_key(r->pool, id),
-                               &val, &len, &why);
+                               r->request_time, &val, &len, &why);
     if ((note = qsso_store_note(st, r->pool)) != NULL)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(3005) "%s",
                       note);

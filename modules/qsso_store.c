@@ -206,15 +206,17 @@ qsso_store_rc_e qsso_store_get(qsso_store_t *st, apr_pool_t *p,
                                const char *key, char **val, apr_size_t *len,
                                const char **err)
 {
-    return st->backend->get(st->impl, p, key, QSSO_GET_PLAIN, val, len, err);
+    return st->backend->get(st->impl, p, key, QSSO_GET_PLAIN, 0, val, len,
+                            err);
 }
 
 qsso_store_rc_e qsso_store_get_cached(qsso_store_t *st, apr_pool_t *p,
-                                      const char *key, char **val,
-                                      apr_size_t *len, const char **err)
+                                      const char *key, apr_time_t since,
+                                      char **val, apr_size_t *len,
+                                      const char **err)
 {
-    return st->backend->get(st->impl, p, key, QSSO_GET_CACHED, val, len,
-                            err);
+    return st->backend->get(st->impl, p, key, QSSO_GET_CACHED, since, val,
+                            len, err);
 }
 
 const char *qsso_store_note(qsso_store_t *st, apr_pool_t *p)
@@ -226,7 +228,8 @@ qsso_store_rc_e qsso_store_take(qsso_store_t *st, apr_pool_t *p,
                                 const char *key, char **val, apr_size_t *len,
                                 const char **err)
 {
-    return st->backend->get(st->impl, p, key, QSSO_GET_TAKE, val, len, err);
+    return st->backend->get(st->impl, p, key, QSSO_GET_TAKE, 0, val, len,
+                            err);
 }
 
 qsso_store_rc_e qsso_store_set(qsso_store_t *st, apr_pool_t *p,

@@ -72,10 +72,12 @@ qsso_store_rc_e qsso_store_get(qsso_store_t *st, apr_pool_t *p,
  * copy in this process, which Redis invalidates (client-side caching):
  * a record changed or deleted anywhere is never answered from the copy
  * once Redis has told this process, which it does before it answers the
- * command that changed it. */
+ * command that changed it. Every announcement that reached the process
+ * before `since` (the request's arrival) is applied first. */
 qsso_store_rc_e qsso_store_get_cached(qsso_store_t *st, apr_pool_t *p,
-                                      const char *key, char **val,
-                                      apr_size_t *len, const char **err);
+                                      const char *key, apr_time_t since,
+                                      char **val, apr_size_t *len,
+                                      const char **err);
 /* Something the server log should say about the store, once (the cache
  * turned off, and why); NULL for nothing. */
 const char *qsso_store_note(qsso_store_t *st, apr_pool_t *p);

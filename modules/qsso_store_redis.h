@@ -14,9 +14,11 @@ typedef struct qsso_store_backend_t {
     const char *name;
     const char *(*open)(apr_pool_t *p, const qsso_store_url_t *u,
                         int max_conns, int cache, void **impl);
+    /* since: for QSSO_GET_CACHED, the changes that reached this process
+     * before it must be seen (the request's arrival). */
     qsso_store_rc_e (*get)(void *impl, apr_pool_t *p, const char *key,
-                           qsso_store_get_e mode, char **val,
-                           apr_size_t *len, const char **err);
+                           qsso_store_get_e mode, apr_time_t since,
+                           char **val, apr_size_t *len, const char **err);
     qsso_store_rc_e (*set)(void *impl, apr_pool_t *p, const char *key,
                            const char *val, apr_size_t len,
                            apr_int64_t expires_at, int only_new,

@@ -156,6 +156,7 @@ static qsso_store_rc_e qsso_store_shm_read(qsso_store_shm_t *sh,
 static qsso_store_rc_e qsso_store_shm_get(void *impl, apr_pool_t *p,
                                           const char *key,
                                           qsso_store_get_e mode,
+                                          apr_time_t since,
                                           char **val, apr_size_t *len,
                                           const char **err)
 {
@@ -163,6 +164,7 @@ static qsso_store_rc_e qsso_store_shm_get(void *impl, apr_pool_t *p,
     qsso_store_rc_e rc;
     apr_uint32_t e;
 
+    (void)since;                /* the counter is read at every call */
     if (mode != QSSO_GET_CACHED || pr->lock == NULL
         || !qsso_store_shm_is_session(key))
         return qsso_store_shm_read(pr->sh, p, key, mode, val, len, err);
