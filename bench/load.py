@@ -49,6 +49,9 @@ def wrk(url, duration, threads=2, conns=32, headers=()):
                    r" timeout (\d+)", text)
     if em:
         res["errors"] = sum(int(x) for x in em.groups())
+        res["socket_errors"] = dict(zip(("connect", "read", "write",
+                                         "timeout"),
+                                        (int(x) for x in em.groups())))
     return res
 
 
