@@ -27,10 +27,14 @@ APLOG_USE_MODULE(qsso);
 
 #define QSSO_PENDING_TTL 300
 
+/* Kept in the top request (not a subrequest, not an internal redirect),
+ * so every subrequest of a page shares one load; the record lives in that
+ * request's pool, which outlives them all. */
 typedef struct {
     int loaded;
     qsso_session_t *session;
     const char *id;
+    apr_pool_t *pool;           /* the top request's */
 } qsso_session_cache_t;
 
 static qsso_session_cache_t *qsso_session_cache(request_rec *r)
@@ -44,6 +48,7 @@ static qsso_session_cache_t *qsso_session_cache(request_rec *r)
     sc = ap_get_module_config(r->request_config, &qsso_module);
     if (sc == NULL) {
         sc = apr_pcalloc(r->pool, sizeof(*sc));
+        sc->pool = r->pool;
         ap_set_module_config(r->request_config, &qsso_module, sc);
     }
     return sc;
@@ -78,8 +83,10 @@ int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
         *out = sc->session;
         return QSSO_OK;
     }
-    id = qsso_session_parse_cookie(r->pool, apr_table_get(r->headers_in,
-                                                          "Cookie"),
+    /* In the top request's pool: this may be a subrequest, and what is
+     * loaded here serves the page's other subrequests after it is gone. */
+    id = qsso_session_parse_cookie(sc->pool, apr_table_get(r->headers_in,
+                                                           "Cookie"),
                                    qsso_conf_cookie_name(c));
     if (id == NULL) {
         sc->loaded = 1;
@@ -87,7 +94,7 @@ int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
     }
     if (st == NULL)
         return qsso_session_store_error(r, "loading the session", NULL, err);
-    rc = qsso_store_get_cached(st, r->pool, qsso_session_key(r->pool, id),
+    rc = qsso_store_get_cached(st, sc->pool, qsso_session_key(r->pool, id),
                                r->request_time, &val, &len, &why);
     if ((note = qsso_store_note(st, r->pool)) != NULL)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(3005) "%s",
@@ -101,8 +108,9 @@ int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
     default:
         return qsso_session_store_error(r, "loading the session", why, err);
     }
-    s = apr_pcalloc(r->pool, sizeof(*s));
-    if (qsso_session_decode(r->pool, val, s) != 0 || s->expires <= r->request_time) {
+    s = apr_pcalloc(sc->pool, sizeof(*s));
+    if (qsso_session_decode(sc->pool, val, s) != 0
+        || s->expires <= r->request_time) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, QSSO_LOGNO(3002)
                       "session record damaged or expired; signing in again");
         s = NULL;

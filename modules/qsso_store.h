@@ -70,10 +70,11 @@ qsso_store_rc_e qsso_store_get(qsso_store_t *st, apr_pool_t *p,
                                const char **err);
 /* Like get; a key under QSSO_STORE_CACHED_PREFIX may be answered from a
  * copy in this process, which Redis invalidates (client-side caching):
- * a record changed or deleted anywhere is never answered from the copy
- * once Redis has told this process, which it does before it answers the
- * command that changed it. Every announcement that reached the process
- * before `since` (the request's arrival) is applied first. */
+ * a record changed or deleted anywhere is not answered from the copy once
+ * Redis's announcement has reached this process (Redis queues it before
+ * it answers the command that changed it), nor ever more than 5 s after
+ * it was read. Every announcement that reached the process before `since`
+ * (the request's arrival) is applied first. */
 qsso_store_rc_e qsso_store_get_cached(qsso_store_t *st, apr_pool_t *p,
                                       const char *key, apr_time_t since,
                                       char **val, apr_size_t *len,

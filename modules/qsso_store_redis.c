@@ -18,11 +18,15 @@
  * <own id> BCAST PREFIX) and subscribes to those messages. Redis queues
  * the message before it answers the command that made the change, so a
  * request that reads this connection (without waiting) before it looks
- * in the cache never gets a record that was changed or deleted before the
- * request came in. While that connection is down the cache is empty and
- * unused; a value read from Redis is kept only if no message arrived
- * while it was being read (gen); an entry is also dropped after
- * QSSO_REDIS_CACHE_AGE whatever happens.
+ * in the cache does not get a record that was changed or deleted before
+ * the request came in, as long as the message got here no later than the
+ * reply got to whoever made the change (one host; a LAN without packet
+ * loss). Where that may not hold: a large backlog read at once, a failed
+ * command connection or a broken subscriber empties the cache (while the
+ * subscriber is down the cache is unused); a value read from Redis is
+ * kept only if no message arrived while it was being read (gen); an entry
+ * is dropped after QSSO_REDIS_CACHE_AGE whatever happens, which bounds any
+ * staleness.
  */
 #include <errno.h>
 #include <poll.h>
@@ -44,6 +48,10 @@
 #define QSSO_REDIS_TRACK_RETRY apr_time_from_sec(1)
 /* Reads of the subscriber per request before giving up and flushing. */
 #define QSSO_REDIS_DRAIN_MAX 64
+/* Bytes of announcements read at once above which the subscriber was
+ * backed up: Redis may still hold some it could not write, queued behind
+ * the ones just read, so nothing cached before is trusted. */
+#define QSSO_REDIS_BACKLOG (32 * 1024)
 
 typedef struct {
     qsso_store_url_t url;
@@ -277,6 +285,8 @@ static const char *qsso_store_redis_open(apr_pool_t *p,
     return NULL;
 }
 
+static void qsso_store_redis_untrack(qsso_store_redis_t *rs);
+
 /* Runs one command; retries once on a fresh connection after an I/O
  * error. Returns NULL with *err set when Redis cannot be reached. */
 static redisReply *qsso_store_redis_run(qsso_store_redis_t *rs, apr_pool_t *p,
@@ -312,6 +322,15 @@ static redisReply *qsso_store_redis_run(qsso_store_redis_t *rs, apr_pool_t *p,
         if (rep)
             freeReplyObject(rep);
         apr_reslist_invalidate(rs->conns, c);
+        /* A command connection failed (Redis restarted, failed over, or
+         * is cut off): the subscriber, which only reads, may not notice
+         * for a long time. Start over with it too. */
+        if (rs->track) {
+            apr_thread_mutex_lock(rs->lock);
+            if (rs->sub)
+                qsso_store_redis_untrack(rs);
+            apr_thread_mutex_unlock(rs->lock);
+        }
     }
     return NULL;
 }
@@ -386,6 +405,7 @@ static int qsso_store_redis_invalidate(qsso_store_redis_t *rs,
 static void qsso_store_redis_drain(qsso_store_redis_t *rs)
 {
     int reads = 0, n;
+    apr_size_t bytes = 0, before;
     void *m;
 
     if (rs->sub == NULL)
@@ -410,12 +430,20 @@ static void qsso_store_redis_drain(qsso_store_redis_t *rs)
             goto broken;
         rs->polled_at = apr_time_now();
         n = poll(&pfd, 1, 0);
-        if (n == 0)
+        if (n == 0) {
+            if (bytes >= QSSO_REDIS_BACKLOG) {
+                qsso_cache_flush(rs->cache);
+                rs->gen++;
+            }
             return;
+        }
         if (n < 0 && errno == EINTR)
             continue;
+        before = rs->sub->reader->len;
         if (n < 0 || redisBufferRead(rs->sub) != REDIS_OK)
             goto broken;
+        if (rs->sub->reader->len > before)
+            bytes += rs->sub->reader->len - before;
     }
 broken:
     /* Broken, nonsense, or more than we read at once: start over. */
@@ -436,6 +464,8 @@ static redisContext *qsso_store_redis_subscribe(qsso_store_redis_t *rs,
     *refused = 0;
     if (qsso_store_redis_connect((void **)&c, rs, NULL) != APR_SUCCESS)
         return NULL;
+    /* It only ever reads: TCP keepalive is what notices a dead peer. */
+    redisEnableKeepAlive(c);
     rep = redisCommand(c, "CLIENT ID");
     if (rep == NULL || rep->type != REDIS_REPLY_INTEGER)
         goto fail;
@@ -510,13 +540,16 @@ static const char *qsso_store_redis_note(void *impl, apr_pool_t *p)
     return n;
 }
 
-/* Drops key from the cache: this process changed or deleted it. */
+/* Drops key from the cache: this process is changing or deleting it.
+ * Called before the command and again after it: a read of the old value
+ * that ended meanwhile is then not kept either (gen). */
 static void qsso_store_redis_forget(qsso_store_redis_t *rs, const char *key)
 {
     if (!qsso_store_redis_cacheable(rs, key))
         return;
     apr_thread_mutex_lock(rs->lock);
     qsso_cache_forget(rs->cache, key, strlen(key));
+    rs->gen++;
     apr_thread_mutex_unlock(rs->lock);
 }
 
@@ -538,16 +571,19 @@ static qsso_store_rc_e qsso_store_redis_get(void *impl, apr_pool_t *p,
     int tracked;
 
     if (mode != QSSO_GET_CACHED || !qsso_store_redis_cacheable(rs, key)) {
-        if (mode == QSSO_GET_TAKE)
-            qsso_store_redis_forget(rs, key);
-        return qsso_store_redis_fetch(impl, p, key, mode == QSSO_GET_TAKE,
-                                      val, len, err);
+        if (mode != QSSO_GET_TAKE)
+            return qsso_store_redis_fetch(impl, p, key, 0, val, len, err);
+        qsso_store_redis_forget(rs, key);
+        rc = qsso_store_redis_fetch(impl, p, key, 1, val, len, err);
+        qsso_store_redis_forget(rs, key);
+        return rc;
     }
     apr_thread_mutex_lock(rs->lock);
     /* A look at the subscriber that began after this request arrived has
      * seen every announcement that came before it: under load most
      * requests share one instead of making a system call each. */
-    if (rs->polled_at < since || since == 0)
+    if (rs->polled_at < since || since == 0
+        || rs->polled_at > apr_time_now())     /* the clock went back */
         qsso_store_redis_drain(rs);
     qsso_store_redis_track(rs);
     if (rs->sub
@@ -623,6 +659,7 @@ static qsso_store_rc_e qsso_store_redis_set(void *impl, apr_pool_t *p,
     rep = qsso_store_redis_run(impl, p, argc, argv, argvlen, err);
     qsso_store_rc_e rc = QSSO_STORE_OK;
 
+    qsso_store_redis_forget(impl, key);
     if (rep == NULL)
         return QSSO_STORE_ERROR;
     if (rep->type == REDIS_REPLY_NIL && only_new) {
@@ -646,6 +683,7 @@ static qsso_store_rc_e qsso_store_redis_del(void *impl, apr_pool_t *p,
 
     qsso_store_redis_forget(impl, key);
     rep = qsso_store_redis_run(impl, p, 2, argv, argvlen, err);
+    qsso_store_redis_forget(impl, key);
     if (rep == NULL)
         return QSSO_STORE_ERROR;
     if (rep->type == REDIS_REPLY_ERROR) {
