@@ -202,17 +202,29 @@ def test_a_backlog_of_announcements_empties_the_cache(cached, redis):
     (a login storm) cannot know whether Redis still holds announcements
     it could not send yet: past 32 KiB read at once it trusts nothing it
     had cached. A few changes elsewhere leave its copies alone."""
-    b, n = warm(cached, redis)
-    assert n <= 2, n
     few = ("for i = 1, 10 do redis.call('SET', 'qsso:sess:other-' .. i, "
            "'x') end")
     many = ("for i = 1, 1000 do redis.call('SET', 'qsso:sess:storm-' .. "
             "string.rep('x', 60) .. i, 'x') end")
-    redis.cli("EVAL", few, "0")
-    redis.cli("CONFIG", "RESETSTAT")
-    assert statuses(cached, b.cookie, 20) == [200] * 20
-    assert gets(redis) == 0
-    redis.cli("EVAL", many, "0")
-    redis.cli("CONFIG", "RESETSTAT")
-    assert statuses(cached, b.cookie, 20) == [200] * 20
-    assert 1 <= gets(redis) <= 2
+    for attempt in range(5):
+        b, _ = warm(cached, redis)
+        t0 = time.monotonic()
+        redis.cli("CONFIG", "RESETSTAT")
+        assert statuses(cached, b.cookie, 20) == [200] * 20
+        baseline = gets(redis)
+        redis.cli("EVAL", few, "0")
+        redis.cli("CONFIG", "RESETSTAT")
+        assert statuses(cached, b.cookie, 20) == [200] * 20
+        after_few = gets(redis)
+        redis.cli("EVAL", many, "0")
+        redis.cli("CONFIG", "RESETSTAT")
+        assert statuses(cached, b.cookie, 20) == [200] * 20
+        after_many = gets(redis)
+        # Sharp only when both children had the session cached before and
+        # no copy reached its 5 s age meanwhile (a slow ASan run may not).
+        if baseline == 0 and time.monotonic() - t0 < 4:
+            break
+    else:
+        pytest.fail("no attempt with both children's copies warm")
+    assert after_few == 0
+    assert 1 <= after_many <= 2
