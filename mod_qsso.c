@@ -19,6 +19,7 @@
 #include "modules/qsso.h"
 #include "modules/qsso_attrs.h"
 #include "modules/qsso_authz.h"
+#include "modules/qsso_codec.h"
 #include "modules/qsso_config.h"
 #include "modules/qsso_errors.h"
 #include "modules/qsso_login.h"
@@ -98,6 +99,13 @@ static int qsso_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+static apr_status_t qsso_child_exit(void *data)
+{
+    (void)data;
+    qsso_codec_release();
+    return APR_SUCCESS;
+}
+
 static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s)
 {
     qsso_srv_conf_t *sc = ap_get_module_config(s->module_config,
@@ -108,6 +116,9 @@ static void qsso_hook_child_init(apr_pool_t *pchild, server_rec *s)
     int threads = 1;
 
     qsso_store_set_process(NULL);
+    /* Registered first, so it runs last: after the store is closed. */
+    apr_pool_cleanup_register(pchild, NULL, qsso_child_exit,
+                              apr_pool_cleanup_null);
     if (sc->store_url == NULL)
         return;
     ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads);

@@ -314,6 +314,14 @@ static void qsso_codec_sha256_fetch(void)
                            qsso_codec_sha256_ctx_free) == 0;
 }
 
+void qsso_codec_release(void)
+{
+    EVP_MD *md = qsso_codec_sha256_md;
+
+    qsso_codec_sha256_md = NULL;
+    EVP_MD_free(md);
+}
+
 char *qsso_codec_sha256_hex(apr_pool_t *p, const void *in, apr_size_t len)
 {
     unsigned char md[EVP_MAX_MD_SIZE];

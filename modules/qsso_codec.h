@@ -34,5 +34,10 @@ char *qsso_codec_log_escape(apr_pool_t *p, const char *in, apr_size_t max);
 char *qsso_codec_random_hex(apr_pool_t *p, apr_size_t nbytes);
 /* Lowercase hex SHA-256 of the input. */
 char *qsso_codec_sha256_hex(apr_pool_t *p, const void *in, apr_size_t len);
+/* Drops this process's reference to the SHA-256 implementation (at child
+ * exit, before OpenSSL's own cleanup): OpenSSL shares one object between
+ * every fetch, so a reference kept to the end leaves it, and what it
+ * holds, unfreed. Later calls to qsso_codec_sha256_hex still work. */
+void qsso_codec_release(void);
 
 #endif
