@@ -16,16 +16,6 @@
 #include "qsso_codec.h"
 #include "fuzz_common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    qsso_fuzz_init_begin();
-    qsso_fuzz_init();
-    qsso_fuzz_init_end();
-    return 0;
-}
-
 static void qsso_fuzz_base64(apr_pool_t *p, const char *s)
 {
     apr_size_t len = 0, len2 = 0;

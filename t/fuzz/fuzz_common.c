@@ -79,6 +79,18 @@ void qsso_fuzz_init_end(void)
     __lsan_enable();
 }
 
+/* The set-up most targets need; a target that loads more at start
+ * (fuzz_response.c) defines its own, which the linker prefers. */
+__attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    qsso_fuzz_init_begin();
+    qsso_fuzz_init();
+    qsso_fuzz_init_end();
+    return 0;
+}
+
 apr_pool_t *qsso_fuzz_init(void)
 {
     const char *err;

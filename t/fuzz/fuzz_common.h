@@ -15,6 +15,11 @@
 #define QSSO_FUZZ_FIXTURE(name) QSSO_FUZZ_ROOT "/t/unit/fixtures/" name
 #define QSSO_FUZZ_KEY(name) QSSO_FUZZ_ROOT "/t/keys/" name
 
+/* fuzz_common.c defines LLVMFuzzerInitialize (weak) as
+ * qsso_fuzz_init between the two brackets below; a target that needs more
+ * at start defines its own. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 /* Initialises APR, libxml2 and xmlsec once; the pool it returns lives as
  * long as the process (keys and metadata loaded at start go there). */
 apr_pool_t *qsso_fuzz_init(void);

@@ -21,16 +21,6 @@
 
 #define QSSO_FUZZ_COOKIE "qsso_session"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    qsso_fuzz_init_begin();
-    qsso_fuzz_init();
-    qsso_fuzz_init_end();
-    return 0;
-}
-
 static void qsso_fuzz_parse_cookie(apr_pool_t *p, const char *header)
 {
     const char *id = qsso_session_parse_cookie(p, header, QSSO_FUZZ_COOKIE);

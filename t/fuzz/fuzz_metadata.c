@@ -16,16 +16,6 @@
 #include "qsso_metadata.h"
 #include "fuzz_common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    qsso_fuzz_init_begin();
-    qsso_fuzz_init();
-    qsso_fuzz_init_end();
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = qsso_fuzz_pool();

@@ -19,16 +19,6 @@
 #include "fuzz_common.h"
 #include "fuzz_local_path.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    qsso_fuzz_init_begin();
-    qsso_fuzz_init();
-    qsso_fuzz_init_end();
-    return 0;
-}
-
 static void qsso_fuzz_target(const char *target, const char *from)
 {
     if (target && qsso_session_is_local_path(target))

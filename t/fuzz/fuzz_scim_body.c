@@ -24,16 +24,6 @@
 
 #define QSSO_FUZZ_STRING_MAX 256
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    qsso_fuzz_init_begin();
-    qsso_fuzz_init();
-    qsso_fuzz_init_end();
-    return 0;
-}
-
 static void qsso_fuzz_call(qsso_scim_call_t *c, apr_pool_t *p, json_t *body)
 {
     memset(c, 0, sizeof(*c));

@@ -19,16 +19,6 @@
 #include "qsso_scim_filter.h"
 #include "fuzz_common.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    (void)argc;
-    (void)argv;
-    qsso_fuzz_init_begin();
-    qsso_fuzz_init();
-    qsso_fuzz_init_end();
-    return 0;
-}
-
 static int qsso_fuzz_is_lower(const char *s)
 {
     for (; s && *s; s++)
