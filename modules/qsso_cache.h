@@ -8,6 +8,13 @@
 
 typedef struct qsso_cache_t qsso_cache_t;
 
+/* The session cache of each store backend (QSSOSessionCache): at most
+ * 8192 sessions and 16 MiB per process, each copy dropped 5 s after it
+ * was read whatever happens (docs/directives.md cites these). */
+#define QSSO_CACHE_SESSION_SLOTS 8192
+#define QSSO_CACHE_SESSION_BYTES (16 * 1024 * 1024)
+#define QSSO_CACHE_SESSION_AGE apr_time_from_sec(5)
+
 /* A cache of `slots` entries (rounded up to a power of two) holding at
  * most max_bytes of keys and values, each valid for max_age after it was
  * fetched; keys and values are copied with malloc and freed on eviction,

@@ -210,6 +210,12 @@ qsso_store_rc_e qsso_store_get(qsso_store_t *st, apr_pool_t *p,
                             err);
 }
 
+int qsso_store_is_cached_key(const char *key)
+{
+    return !strncmp(key, QSSO_STORE_CACHED_PREFIX,
+                    sizeof(QSSO_STORE_CACHED_PREFIX) - 1);
+}
+
 qsso_store_rc_e qsso_store_get_cached(qsso_store_t *st, apr_pool_t *p,
                                       const char *key, apr_time_t since,
                                       char **val, apr_size_t *len,

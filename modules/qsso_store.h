@@ -56,6 +56,8 @@ const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
 /* Records under this prefix (sessions) may be answered from a cache in
  * the process, kept only while Redis reports every change to them. */
 #define QSSO_STORE_CACHED_PREFIX "qsso:sess:"
+/* Is key one of those? */
+int qsso_store_is_cached_key(const char *key);
 
 /* Opens a Redis store whose connections live as long as p (a child
  * process pool); they are made lazily and shared safely between threads.

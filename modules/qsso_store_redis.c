@@ -25,7 +25,7 @@
  * command connection or a broken subscriber empties the cache (while the
  * subscriber is down the cache is unused); a value read from Redis is
  * kept only if no message arrived while it was being read (gen); an entry
- * is dropped after QSSO_REDIS_CACHE_AGE whatever happens, which bounds any
+ * is dropped after QSSO_CACHE_SESSION_AGE whatever happens, which bounds any
  * staleness.
  */
 #include <errno.h>
@@ -42,9 +42,6 @@
 
 #define QSSO_REDIS_CONNECT_MS 1000
 #define QSSO_REDIS_COMMAND_MS 1000
-#define QSSO_REDIS_CACHE_SLOTS 8192
-#define QSSO_REDIS_CACHE_BYTES (16 * 1024 * 1024)
-#define QSSO_REDIS_CACHE_AGE apr_time_from_sec(5)
 #define QSSO_REDIS_TRACK_RETRY apr_time_from_sec(1)
 /* Reads of the subscriber per request before giving up and flushing. */
 #define QSSO_REDIS_DRAIN_MAX 64
@@ -274,9 +271,9 @@ static const char *qsso_store_redis_open(apr_pool_t *p,
     if (cache
         && apr_thread_mutex_create(&rs->lock, APR_THREAD_MUTEX_DEFAULT, p)
                == APR_SUCCESS
-        && (rs->cache = qsso_cache_create(p, QSSO_REDIS_CACHE_SLOTS,
-                                          QSSO_REDIS_CACHE_BYTES,
-                                          QSSO_REDIS_CACHE_AGE)) != NULL) {
+        && (rs->cache = qsso_cache_create(p, QSSO_CACHE_SESSION_SLOTS,
+                                          QSSO_CACHE_SESSION_BYTES,
+                                          QSSO_CACHE_SESSION_AGE)) != NULL) {
         rs->track = 1;
         apr_pool_cleanup_register(p, rs, qsso_store_redis_untrack_cleanup,
                                   apr_pool_cleanup_null);
@@ -338,13 +335,10 @@ static redisReply *qsso_store_redis_run(qsso_store_redis_t *rs, apr_pool_t *p,
 
 /* ---- the session cache ---------------------------------------------- */
 
-#define QSSO_REDIS_PREFIX_LEN (sizeof(QSSO_STORE_CACHED_PREFIX) - 1)
-
 static int qsso_store_redis_cacheable(const qsso_store_redis_t *rs,
                                       const char *key)
 {
-    return rs->track
-           && !strncmp(key, QSSO_STORE_CACHED_PREFIX, QSSO_REDIS_PREFIX_LEN);
+    return rs->track && qsso_store_is_cached_key(key);
 }
 
 /* The subscriber is gone or cannot be trusted: forget everything it

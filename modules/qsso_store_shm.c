@@ -45,9 +45,6 @@ APLOG_USE_MODULE(qsso);
 #define QSSO_SHM_MUTEX "qsso-shm"
 #define QSSO_SHM_MAX_VALUE (32 * 1024)     /* bytes: the largest record */
 #define QSSO_SHM_FOREVER apr_time_from_sec(10 * 365 * 86400)
-#define QSSO_SHM_CACHE_SLOTS 8192
-#define QSSO_SHM_CACHE_BYTES (16 * 1024 * 1024)
-#define QSSO_SHM_CACHE_AGE apr_time_from_sec(5)
 
 typedef struct {
     const ap_socache_provider_t *prov;
@@ -134,16 +131,10 @@ static qsso_store_rc_e qsso_store_shm_locked(qsso_store_shm_t *sh,
     return QSSO_STORE_OK;
 }
 
-static int qsso_store_shm_is_session(const char *key)
-{
-    return !strncmp(key, QSSO_STORE_CACHED_PREFIX,
-                    sizeof(QSSO_STORE_CACHED_PREFIX) - 1);
-}
-
 /* After a session record changed: every process's copy is void. */
 static void qsso_store_shm_changed(qsso_store_shm_t *sh, const char *key)
 {
-    if (qsso_store_shm_is_session(key))
+    if (qsso_store_is_cached_key(key))
         apr_atomic_inc32(sh->epoch);
 }
 
@@ -166,7 +157,7 @@ static qsso_store_rc_e qsso_store_shm_get(void *impl, apr_pool_t *p,
 
     (void)since;                /* the counter is read at every call */
     if (mode != QSSO_GET_CACHED || pr->lock == NULL
-        || !qsso_store_shm_is_session(key))
+        || !qsso_store_is_cached_key(key))
         return qsso_store_shm_read(pr->sh, p, key, mode, val, len, err);
     /* Read under the lock, so that the threads of this process see the
      * counter move forward only. */
@@ -297,9 +288,9 @@ const char *qsso_store_shm_child_init(apr_pool_t *pchild, server_rec *s,
         return "cannot attach the shared memory's mutex";
     pr->sh = sh;
     if (cache
-        && (pr->cache = qsso_cache_create(pchild, QSSO_SHM_CACHE_SLOTS,
-                                          QSSO_SHM_CACHE_BYTES,
-                                          QSSO_SHM_CACHE_AGE)) != NULL
+        && (pr->cache = qsso_cache_create(pchild, QSSO_CACHE_SESSION_SLOTS,
+                                          QSSO_CACHE_SESSION_BYTES,
+                                          QSSO_CACHE_SESSION_AGE)) != NULL
         && apr_thread_mutex_create(&pr->lock, APR_THREAD_MUTEX_DEFAULT,
                                    pchild) != APR_SUCCESS)
         pr->lock = NULL;

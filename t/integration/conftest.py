@@ -2,6 +2,7 @@
 module, and a check after every test that error_log holds no error or
 warning line the test did not expect."""
 import os
+import subprocess
 import re
 import shutil
 import tempfile
@@ -138,3 +139,41 @@ def refusal(log):
         ref = assert_refusal(r, status, code)
         return log.refused(httpd, code, ref)
     return check
+
+
+# ---- qssoctl: test_qssoctl.py and the session-cache tests ------------------
+
+QSSOCTL = os.path.join(harness.ROOT, "qssoctl")
+SOURCES = [os.path.join(harness.ROOT, "Makefile.apxs")] + [
+    os.path.join(d, f)
+    for d in (os.path.join(harness.ROOT, "tools"),
+              os.path.join(harness.ROOT, "modules"))
+    for f in os.listdir(d) if f.endswith((".c", ".h"))]
+
+
+@pytest.fixture(scope="module")
+def qssoctl():
+    """The built tool; rebuilt when a source is newer (t/run-all.sh builds
+    it with `make -f Makefile.apxs` first)."""
+    newest = max(os.path.getmtime(s) for s in SOURCES)
+    if not os.path.exists(QSSOCTL) or os.path.getmtime(QSSOCTL) < newest:
+        r = subprocess.run(["make", "-s", "-f", "Makefile.apxs", "qssoctl"],
+                           cwd=harness.ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    return QSSOCTL
+
+
+@pytest.fixture
+def ctl(qssoctl, redis):
+    """ctl(*args) runs qssoctl against the test Redis."""
+    def run(*args, store=None, env=None, timeout=30):
+        e = dict(os.environ)
+        e.pop("QSSO_STORE", None)
+        e.update(env or {})
+        cmd = [qssoctl] + (["--store", store or redis.url]
+                           if store is not False else []) + list(args)
+        r = subprocess.run(cmd, capture_output=True, timeout=timeout, env=e)
+        # Decoded by hand: text=True would turn CSV's CRLF into LF.
+        r.stdout, r.stderr = r.stdout.decode(), r.stderr.decode()
+        return r
+    return run

@@ -13,6 +13,8 @@ import tempfile
 import time
 import urllib.parse
 
+import http.client
+
 import requests
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -348,3 +350,27 @@ def env_of(text):
 def ref_of(text):
     m = re.search(r"reference (?:<code>)?([A-Z0-9]+)", text)
     return m.group(1) if m else None
+
+
+def statuses(h, cookie, n):
+    """n GETs of /dash/ with the session cookie, each on a new connection
+    (so the requests spread over the httpd children); their statuses."""
+    out = []
+    for _ in range(n):
+        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+        c.request("GET", "/dash/", headers={
+            "Cookie": "%s=%s" % cookie, "Connection": "close"})
+        r = c.getresponse()
+        body = r.read().decode()
+        out.append(r.status)
+        if r.status == 200:
+            assert env_of(body)["REMOTE_USER"], body
+        c.close()
+    return out
+
+
+def gets(redis):
+    """GET commands Redis has run since the last reset."""
+    m = re.search(r"cmdstat_get:calls=(\d+)", redis.cli("INFO",
+                                                       "commandstats"))
+    return int(m.group(1)) if m else 0

@@ -6,38 +6,13 @@ qssoctl, FLUSHDB, a plain DEL) is never answered from the cache again,
 including when the invalidation connection broke in between. Every
 request goes on a new connection, so both httpd children serve the
 session and both caches are tested."""
-import http.client
 import os
-import re
 import time
 
 import pytest
 
 import harness
-from harness import Browser, env_of
-from test_qssoctl import ctl, qssoctl  # noqa: F401 (fixtures)
-
-
-def statuses(h, cookie, n):
-    out = []
-    for _ in range(n):
-        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
-        c.request("GET", "/dash/", headers={
-            "Cookie": "%s=%s" % cookie, "Connection": "close"})
-        r = c.getresponse()
-        body = r.read().decode()
-        out.append(r.status)
-        if r.status == 200:
-            assert env_of(body)["REMOTE_USER"], body
-        c.close()
-    return out
-
-
-def gets(redis):
-    """GET commands Redis has run since the last reset."""
-    m = re.search(r"cmdstat_get:calls=(\d+)", redis.cli("INFO",
-                                                       "commandstats"))
-    return int(m.group(1)) if m else 0
+from harness import Browser, gets, statuses
 
 
 def session_key(redis):

@@ -6,7 +6,7 @@ import time
 import requests
 
 import harness
-from harness import Browser, env_of
+from harness import Browser, env_of, statuses
 
 SHMCB = "LoadModule socache_shmcb_module %s/mod_socache_shmcb.so" % \
     harness.MODDIR
@@ -98,7 +98,6 @@ def test_logout_is_seen_by_every_child_despite_their_copies(fresh):
     """With QSSOSessionCache (default On) each child keeps the sessions it
     read; a logout served by one child must end the session on all, on the
     very next request. New connections spread the requests over both."""
-    from test_session_cache import statuses
     h = fresh.start(redis=Shm(), extra=SHMCB)
     ana, ben = Browser(h), Browser(h)
     assert ana.login().status_code == 303
