@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hiredis.h>
+#include <apr_atomic.h>
 #include <apr_reslist.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
@@ -64,6 +65,7 @@ typedef struct {
     apr_time_t polled_at;       /* when the last look at sub began */
     apr_uint64_t gen;           /* bumped by every invalidation */
     char note[320];             /* for qsso_store_note; "" when none */
+    volatile apr_uint32_t noted;    /* note set: read without the lock */
 } qsso_store_redis_t;
 
 /* The reslist constructor cannot return a message; it leaves it here. */
@@ -512,6 +514,7 @@ static void qsso_store_redis_track(qsso_store_redis_t *rs)
                      "session cache off: %s refused client-side caching "
                      "(%s); every protected request asks Redis",
                      rs->where, why);
+        apr_atomic_set32(&rs->noted, 1);
     }
     else {
         rs->retry_at = apr_time_now() + QSSO_REDIS_TRACK_RETRY;
@@ -523,12 +526,14 @@ static const char *qsso_store_redis_note(void *impl, apr_pool_t *p)
     qsso_store_redis_t *rs = impl;
     const char *n = NULL;
 
-    if (rs->lock == NULL)
+    /* Asked at every session load: no lock unless there is something. */
+    if (rs->lock == NULL || !apr_atomic_read32(&rs->noted))
         return NULL;
     apr_thread_mutex_lock(rs->lock);
     if (rs->note[0]) {
         n = apr_pstrdup(p, rs->note);
         rs->note[0] = '\0';
+        apr_atomic_set32(&rs->noted, 0);
     }
     apr_thread_mutex_unlock(rs->lock);
     return n;
