@@ -374,3 +374,13 @@ def gets(redis):
     m = re.search(r"cmdstat_get:calls=(\d+)", redis.cli("INFO",
                                                        "commandstats"))
     return int(m.group(1)) if m else 0
+
+
+def refused(refusal, site, b, r, status, code):
+    """r is refusal `code` (via the `refusal` fixture: status, page, one
+    log line with its reference), and no session came of it."""
+    line = refusal(site, r, status, code)
+    assert "Set-Cookie" not in r.headers, r.headers
+    assert b.cookie is None
+    assert b.get("/dash/").status_code == 302      # still signed out
+    return line

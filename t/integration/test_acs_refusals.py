@@ -23,7 +23,7 @@ from lxml import etree
 
 import samlidp
 import harness
-from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of
+from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of, refused
 
 NS = samlidp.NS
 DS = "{%s}" % NS["ds"]
@@ -91,15 +91,6 @@ def signed_in(site, b, r, email, landing="/dash/", name_id=None):
     assert env["QSSO_NAMEID"] == (name_id or email), env
     assert env["QSSO_IDP"] == IDP_ENTITY, env
     return env
-
-
-def refused(refusal, site, b, r, status, code):
-    """r is refusal `code`, logged once with its reference; no session."""
-    line = refusal(site, r, status, code)
-    assert "Set-Cookie" not in r.headers, r.headers
-    assert b.cookie is None
-    assert b.get("/dash/").status_code == 302      # still signed out
-    return line
 
 
 def twin_accepted(site, signed="response", email=MALLORY, **kw):

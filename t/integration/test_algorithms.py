@@ -19,7 +19,7 @@ from lxml import etree
 import harness
 import samlenc
 import samlidp
-from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of
+from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of, refused
 
 NS = samlenc.NS
 DS = "{%s}" % NS["ds"]
@@ -86,13 +86,6 @@ def signed_in(b, r):
     assert page.status_code == 200, (page.status_code, page.text[:300])
     assert env_of(page.text)["QSSO_EMAIL"] == MALLORY
     return page
-
-
-def refused(refusal, site, b, r, status, code):
-    line = refusal(site, r, status, code)
-    assert "Set-Cookie" not in r.headers, r.headers
-    assert b.cookie is None
-    return line
 
 
 def set_sig_alg(uri, digest=None):

@@ -15,7 +15,7 @@ from lxml import etree
 import samlenc
 import harness
 import samlidp
-from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of
+from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of, refused
 
 NS = samlenc.NS
 SAML = "{%s}" % NS["saml"]
@@ -84,14 +84,6 @@ def signed_in(b, r, email):
     assert env["REMOTE_USER"] == email, env
     assert env["QSSO_IDP"] == IDP_ENTITY, env
     return env
-
-
-def refused(refusal, site, b, r, status, code):
-    line = refusal(site, r, status, code)
-    assert "Set-Cookie" not in r.headers, r.headers
-    assert b.cookie is None
-    assert b.get("/dash/").status_code == 302      # still signed out
-    return line
 
 
 def twin_accepted(site, signed="assertion", **kw):

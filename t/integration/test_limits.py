@@ -11,7 +11,7 @@ from lxml import etree
 import samlenc
 import harness
 import samlidp
-from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of
+from harness import EMAIL, IDP_ENTITY, IDP_SSO, Browser, env_of, refused
 
 NS = samlenc.NS
 MALLORY = "mallory@example.org"
@@ -38,13 +38,6 @@ def signed_in(b, r):
     page = b.get("/dash/")
     assert page.status_code == 200, (page.status_code, page.text[:300])
     assert env_of(page.text)["QSSO_EMAIL"] == MALLORY
-
-
-def refused(refusal, site, b, r, status, code):
-    line = refusal(site, r, status, code)
-    assert "Set-Cookie" not in r.headers, r.headers
-    assert b.cookie is None
-    return line
 
 
 def attributes(n):
