@@ -158,17 +158,26 @@ static const char *qsso_endpoint_name(request_rec *r,
 }
 
 /* The endpoints must answer without a session (else the ACS of a site
- * protected at "/" could never be reached): grant them here, before
- * authentication runs. */
+ * protected at "/" could never be reached), but only the session is
+ * waived: every other Require rule of the section still applies. This
+ * runs after mod_authz_core has evaluated the section without a user: it
+ * answers OK (granted) or 403 (denied whatever the user) itself, and
+ * declines only when a user could change the result. That is the one case
+ * granted here, so `Require ip`, `all denied`, `host`, `expr` and
+ * `method` keep their meaning, and no placeholder user is ever set
+ * (REMOTE_USER, %u and the exported fields stay empty). Under another
+ * AuthType the user is not ours to waive. */
 static int qsso_hook_access_ex(request_rec *r)
 {
     const qsso_dir_conf_t *c = ap_get_module_config(r->per_dir_config,
                                                     &qsso_module);
     const char *name = qsso_endpoint_name(r, c);
+    const char *type = ap_auth_type(r);
     apr_size_t i;
 
-    for (i = 0; name && i < sizeof(qsso_endpoints) / sizeof(*qsso_endpoints);
-         i++)
+    if (name == NULL || (type && strcasecmp(type, "qsso")))
+        return DECLINED;
+    for (i = 0; i < sizeof(qsso_endpoints) / sizeof(*qsso_endpoints); i++)
         if (!strcmp(name, qsso_endpoints[i].name))
             return OK;
     return DECLINED;
@@ -240,6 +249,15 @@ static void qsso_hook_insert_error_filter(request_rec *r)
 
 static void qsso_register_hooks(apr_pool_t *p)
 {
+    /* mod_authz_core's userless pass decides first (qsso_hook_access_ex). */
+    static const char *const qsso_after_authz_core[] = {"mod_authz_core.c",
+                                                        NULL};
+    /* Both handlers are APR_HOOK_FIRST, and mod_proxy takes any request its
+     * translate_name claimed (ProxyPass / without a "/qsso/ !" exclusion,
+     * RewriteRule [P], SetHandler proxy:...): the endpoints must be
+     * answered before it, whatever the LoadModule order. */
+    static const char *const qsso_before_proxy[] = {"mod_proxy.c", NULL};
+
     qsso_authz_register(p);
     ap_hook_insert_error_filter(qsso_hook_insert_error_filter, NULL, NULL,
                                 APR_HOOK_MIDDLE);
@@ -249,12 +267,13 @@ static void qsso_register_hooks(apr_pool_t *p)
     ap_hook_child_init(qsso_hook_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(qsso_hook_post_read_request, NULL, NULL,
                               APR_HOOK_FIRST);
-    ap_hook_check_access_ex(qsso_hook_access_ex, NULL, NULL, APR_HOOK_FIRST,
-                            AP_AUTH_INTERNAL_PER_URI);
+    ap_hook_check_access_ex(qsso_hook_access_ex, qsso_after_authz_core, NULL,
+                            APR_HOOK_LAST, AP_AUTH_INTERNAL_PER_URI);
     ap_hook_check_authn(qsso_hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_fixups(qsso_hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(qsso_hook_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(qsso_hook_handler, NULL, qsso_before_proxy,
+                    APR_HOOK_FIRST);
 }
 
 AP_DECLARE_MODULE(qsso) = {

@@ -115,10 +115,12 @@ QSSO_LOGOUT_URL=<!--#echo var="QSSO_LOGOUT_URL" -->
 
 class Httpd:
     """One httpd with mod_qsso. `qsso` holds server-level QSSO directives
-    (a dict or a list of lines); `extra` is appended raw to the config."""
+    (a dict or a list of lines); `extra` is appended raw to the config;
+    `preload` names modules loaded before mod_qsso (hook order ties go by
+    load order)."""
 
     def __init__(self, workdir, redis, qsso=None, extra="", certs=("idp1",),
-                 port=None):
+                 port=None, preload=()):
         self.dir = tempfile.mkdtemp(prefix="httpd-", dir=workdir)
         os.chmod(self.dir, 0o755)
         self.port = port or free_port()
@@ -151,6 +153,7 @@ class Httpd:
             d.update(qsso)
         self.qsso = d
         self.extra = extra
+        self.preload = list(preload)
         self.conf = os.path.join(self.dir, "httpd.conf")
         self.error_log = os.path.join(self.dir, "error.log")
         self.write_conf()
@@ -173,7 +176,7 @@ class Httpd:
                  "MaxKeepAliveRequests 0"]
         if os.getuid() == 0:
             lines += ["User www-data", "Group www-data"]
-        for m in BASE_MODULES:
+        for m in BASE_MODULES + self.preload:
             lines.append("LoadModule %s_module %s/mod_%s.so" % (m, MODDIR, m))
         lines.append("LoadModule qsso_module %s" % MODULE)
         lines += [
