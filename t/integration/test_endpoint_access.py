@@ -14,6 +14,8 @@ Finding 11: with `ProxyPass / http://backend/` and no `ProxyPass /qsso/ !`
 exclusion, the endpoints are still answered by mod_qsso, whichever of
 mod_qsso and mod_proxy is loaded first, and the backend never sees them;
 beside it, a protected proxied path reaches the backend with the user."""
+import base64
+import hashlib
 import http.server
 import json
 import os
@@ -228,6 +230,58 @@ def test_non_endpoint_under_the_endpoint_path_needs_a_session(servers):
     r = browser(site).get("/qsso/acs2")
     assert r.status_code == 302
     assert r.headers["Location"].startswith(IDP_SSO + "?")
+
+
+STAGING = """
+LoadModule auth_basic_module %(m)s/mod_auth_basic.so
+LoadModule authn_file_module %(m)s/mod_authn_file.so
+<Location />
+    AuthType Basic
+    AuthName staging
+    AuthBasicProvider file
+    AuthUserFile %(users)s
+    Require valid-user
+</Location>
+<Location /dash/>
+    AuthType qsso
+    Require valid-user
+</Location>"""
+
+
+@pytest.fixture(scope="module")
+def staging(servers, workdir):
+    """A site behind HTTP Basic at "/", with mod_qsso on /dash/ only."""
+    users = os.path.join(workdir, "staging.htpasswd")
+    with open(users, "w") as f:
+        f.write("tester:{SHA}%s\n" % base64.b64encode(
+            hashlib.sha1(b"pw").digest()).decode())
+    os.chmod(users, 0o644)
+    return servers.start(extra=STAGING % {"m": harness.MODDIR,
+                                          "users": users})
+
+
+def test_endpoints_under_another_authtype_need_its_user(staging):
+    """The session waiver is mod_qsso's to give only under AuthType qsso
+    (or none): under AuthType Basic the endpoints need the Basic user."""
+    b = browser(staging)
+    got = {
+        "metadata": b.get("/qsso/metadata"),
+        "login": b.get("/qsso/login?return=/dash/"),
+        "logout": b.get("/qsso/logout"),
+        "acs": unsolicited(b),
+    }
+    assert {k: r.status_code for k, r in got.items()} == \
+        {k: 401 for k in ENDPOINTS}
+    assert all("Set-Cookie" not in r.headers for r in got.values())
+
+
+def test_endpoints_under_another_authtype_answer_its_user(staging):
+    b = browser(staging)
+    b.http.auth = ("tester", "pw")
+    assert b.get("/qsso/metadata").status_code == 200
+    r = b.login(email=USER)
+    assert r.status_code == 303, (r.status_code, r.text[:300])
+    assert env_of(b.get("/dash/").text)["REMOTE_USER"] == USER
 
 
 # ---- finding 11: endpoints under ProxyPass / ------------------------------
