@@ -320,29 +320,44 @@ def backend():
     srv.server_close()
 
 
-PROXIED = """%(load)s
-ProxyPass / http://127.0.0.1:%(port)d/
+PROTECTED_ROOT = """
 <Location />
     AuthType qsso
     Require valid-user
     QSSOPassHeaders On
+%s
 </Location>"""
+# Three ways of handing every path to the backend without an exclusion.
+CLAIMS = {
+    "proxypass": "ProxyPass / http://127.0.0.1:%(port)d/\n" + PROTECTED_ROOT
+                 % "",
+    "proxypass-in-location": PROTECTED_ROOT
+                             % "    ProxyPass http://127.0.0.1:%(port)d/",
+    "rewrite-p": "RewriteEngine On\n"
+                 "RewriteRule ^/(.*)$ http://127.0.0.1:%(port)d/$1 [P]\n"
+                 + PROTECTED_ROOT % "",
+}
 PROXY_MODULES = ["proxy", "proxy_http"]
-ORDERS = ["qsso-then-proxy", "proxy-then-qsso"]
+# (LoadModule order, how the site is proxied)
+SETUPS = [("qsso-then-proxy", "proxypass"), ("proxy-then-qsso", "proxypass"),
+          ("proxy-then-qsso", "proxypass-in-location"),
+          ("proxy-then-qsso", "rewrite-p")]
 
 
-@pytest.fixture(scope="module", params=ORDERS)
+@pytest.fixture(scope="module", params=SETUPS,
+                ids=["%s-%s" % p for p in SETUPS])
 def proxied(request, servers, backend):
     """A site whose every path is proxied, with no exclusion for /qsso/;
     mod_proxy loaded after or before mod_qsso."""
-    if request.param == "proxy-then-qsso":
+    order, claim = request.param
+    if order == "proxy-then-qsso":
         load, preload = "", PROXY_MODULES
     else:
         load, preload = "\n".join(
             "LoadModule %s_module %s/mod_%s.so" % (m, harness.MODDIR, m)
             for m in PROXY_MODULES), ()
-    return servers.start(preload=preload, extra=PROXIED % {
-        "load": load, "port": backend.server_address[1]})
+    return servers.start(preload=preload, extra=load + "\n" + CLAIMS[claim]
+                         % {"port": backend.server_address[1]})
 
 
 def test_proxied_site_endpoints_are_answered_by_mod_qsso(proxied, backend):
