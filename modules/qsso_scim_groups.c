@@ -3,9 +3,10 @@
  * qsso:group:<id> (displayName, externalId, member user ids) with
  * qsso:group-name:<lower-case displayName> -> id for uniqueness and
  * lookups. Membership is mirrored into the groups field of each member's
- * user record, which holds display names: that is what a login puts in
- * the session, QSSO_GROUPS exports and Require qsso-group tests. Every
- * change to members or to the display name edits both sides.
+ * user record (qsso_scim_members.c), which holds display names: that is
+ * what a login puts in the session, QSSO_GROUPS exports and Require
+ * qsso-group tests. Every change to members or to the display name edits
+ * both sides.
  *
  * The group record is the truth, and it is written by compare-and-set (a
  * Lua script that writes only while the record still holds the bytes the
@@ -29,6 +30,7 @@
 #include "qsso_codec.h"
 #include "qsso_scim_filter.h"
 #include "qsso_scim_groups.h"
+#include "qsso_scim_members.h"
 #include "qsso_scim_schema.h"
 #include "qsso_users.h"
 
@@ -292,69 +294,6 @@ static int qsso_scim_groups_has(const apr_array_header_t *a, const char *s,
     return 0;
 }
 
-/* Members in new_members and not in old_members must be users here, and
- * not deleted ones: checked before anything is written. 0, 400 or 503. */
-static int qsso_scim_groups_check_added(qsso_scim_call_t *c,
-                                        const apr_array_header_t *old_members,
-                                        const apr_array_header_t *new_members)
-{
-    const char *e = NULL;
-    qsso_user_t u;
-    int i;
-
-    for (i = 0; i < new_members->nelts; i++) {
-        const char *id = APR_ARRAY_IDX(new_members, i, const char *);
-        qsso_store_rc_e rc;
-        if (qsso_scim_groups_has(old_members, id, 0))
-            continue;
-        rc = qsso_users_load_by_id(c->st, c->p, id, &u, &e);
-        if (rc == QSSO_STORE_ERROR)
-            return qsso_scim_fail_store(c, "loading a member", e);
-        if (rc != QSSO_STORE_OK || u.deleted)
-            return qsso_scim_fail(c, 400, "invalidValue", "member \"%s\" is "
-                                  "not a user here", id);
-    }
-    return 0;
-}
-
-/* Puts name into (add) or takes it out of the groups of the user records
- * of ids, except the users in keep (may be NULL); records that already
- * agree are not written, users gone or deleted are skipped. 0 or 503. */
-static int qsso_scim_groups_mark(qsso_scim_call_t *c, const char *name,
-                                 const apr_array_header_t *ids,
-                                 const apr_array_header_t *keep, int add)
-{
-    const char *e = NULL;
-    int i, k;
-
-    for (i = 0; ids && i < ids->nelts; i++) {
-        const char *id = APR_ARRAY_IDX(ids, i, const char *);
-        apr_array_header_t *g;
-        qsso_user_t u;
-        qsso_store_rc_e rc;
-        if (qsso_scim_groups_has(keep, id, 0))
-            continue;
-        rc = qsso_users_load_by_id(c->st, c->p, id, &u, &e);
-        if (rc == QSSO_STORE_ERROR)
-            return qsso_scim_fail_store(c, "loading a member", e);
-        if (rc != QSSO_STORE_OK || u.deleted
-            || qsso_scim_groups_has(u.groups, name, 0) == add)
-            continue;
-        g = apr_array_make(c->p, u.groups->nelts + 1, sizeof(const char *));
-        for (k = 0; k < u.groups->nelts; k++)
-            if (strcmp(APR_ARRAY_IDX(u.groups, k, const char *), name))
-                APR_ARRAY_PUSH(g, const char *) =
-                    APR_ARRAY_IDX(u.groups, k, const char *);
-        if (add)
-            APR_ARRAY_PUSH(g, const char *) = name;
-        u.groups = g;
-        u.updated = apr_time_sec(apr_time_now());
-        if (qsso_users_save(c->st, c->p, &u, &e) != QSSO_STORE_OK)
-            return qsso_scim_fail_store(c, "saving a member", e);
-    }
-    return 0;
-}
-
 /* After a lost compare-and-set: the members of the group as stored now
  * get its name back, which this call may have taken away first. */
 static void qsso_scim_groups_repair(qsso_scim_call_t *c, const char *id)
@@ -364,7 +303,7 @@ static void qsso_scim_groups_repair(qsso_scim_call_t *c, const char *id)
 
     /* Best effort: the next write of the group does it again. */
     if (qsso_scim_groups_load(&probe, id, &now) == 0)
-        qsso_scim_groups_mark(&probe, now.display_name, now.members, NULL,
+        qsso_scim_members_mark(&probe, now.display_name, now.members, NULL,
                               1);
 }
 
@@ -571,10 +510,10 @@ static int qsso_scim_groups_create(qsso_scim_call_t *c)
     if (*g.display_name == '\0')
         return qsso_scim_fail(c, 400, "invalidValue", "displayName is "
                               "required");
-    if (qsso_scim_groups_check_added(c, NULL, g.members)
+    if (qsso_scim_members_check_added(c, NULL, g.members)
         || qsso_scim_groups_claim(c, g.display_name, g.id)
         || qsso_scim_groups_save(c, &g)
-        || qsso_scim_groups_mark(c, g.display_name, g.members, NULL, 1))
+        || qsso_scim_members_mark(c, g.display_name, g.members, NULL, 1))
         return c->status;
     return qsso_scim_groups_answer(c, &g, 201);
 }
@@ -595,13 +534,13 @@ static int qsso_scim_groups_commit(qsso_scim_call_t *c,
      * finishes a write that failed after its record was saved. */
     if (!strcmp(qsso_scim_groups_encode(c->p, old),
                 qsso_scim_groups_encode(c->p, n)))
-        return qsso_scim_groups_mark(c, n->display_name, n->members, NULL, 1)
+        return qsso_scim_members_mark(c, n->display_name, n->members, NULL, 1)
                    ? c->status : qsso_scim_groups_answer(c, n, 200);
     n->updated = apr_time_sec(apr_time_now());
-    if (qsso_scim_groups_check_added(c, old->members, n->members)
+    if (qsso_scim_members_check_added(c, old->members, n->members)
         || (moved && qsso_scim_groups_claim(c, n->display_name, n->id)))
         return c->status;
-    rc = qsso_scim_groups_mark(c, old->display_name, old->members,
+    rc = qsso_scim_members_mark(c, old->display_name, old->members,
                                renamed ? NULL : n->members, 0);
     if (rc == 0)
         rc = qsso_scim_groups_swap(c, old, n,
@@ -612,7 +551,7 @@ static int qsso_scim_groups_commit(qsso_scim_call_t *c,
         qsso_scim_groups_repair(c, old->id);
     if (rc)
         return rc == QSSO_SCIM_CHANGED ? rc : c->status;
-    if (qsso_scim_groups_mark(c, n->display_name, n->members, NULL, 1))
+    if (qsso_scim_members_mark(c, n->display_name, n->members, NULL, 1))
         return c->status;
     return qsso_scim_groups_answer(c, n, 200);
 }
@@ -622,7 +561,7 @@ static int qsso_scim_groups_commit(qsso_scim_call_t *c,
 static int qsso_scim_groups_remove(qsso_scim_call_t *c, const void *rec)
 {
     const qsso_scim_group_t *g = rec;
-    int rc = qsso_scim_groups_mark(c, g->display_name, g->members, NULL, 0);
+    int rc = qsso_scim_members_mark(c, g->display_name, g->members, NULL, 0);
 
     if (rc == 0)
         rc = qsso_scim_groups_swap(c, g, NULL, g->display_name);
