@@ -403,6 +403,22 @@ def test_patches_without_if_match_both_take_effect(scim, redis, proxy):
     assert record(redis, y["userName"])["groups"] == [g["displayName"]]
 
 
+def test_a_user_deleted_during_a_group_patch_stays_out_of_the_group(
+        scim, redis, proxy):
+    """DELETE /Users takes the user out of its groups by the same
+    compare-and-set, so a group PATCH in flight does not put it back."""
+    u, x = scim.create(), scim.create()
+    g = new_group(scim, u)
+    held, other = race(proxy, g, lambda: scim.patch("/Groups/" + g["id"], [
+        {"op": "add", "path": "members", "value": [{"value": x["id"]}]}]),
+        lambda: scim.delete("/Users/" + u["id"]))
+    assert (held.status_code, other.status_code) == (200, 204), held.text
+    members = [m["value"] for m in scim.get("/Groups/" + g["id"])
+               .json()["members"]]
+    assert members == [x["id"]]
+    assert record(redis, x["userName"])["groups"] == [g["displayName"]]
+
+
 def test_concurrent_patches_with_one_etag_never_both_win(site, scim, log):
     """Two clients, one ETag, fired together: in every trial exactly one
     2xx and one 412, and the group holds the winner's change."""
