@@ -14,12 +14,16 @@
  * up to the write and two clients with one ETag cannot both win. Around
  * that write, access is taken away first and given last: a removed
  * member or a former name leaves the users' records before the group
- * record changes, an added member or a new name reaches them after. So a
- * write that fails half-way, or loses the compare-and-set, never leaves a
- * user holding a membership the record does not list (at worst one it
- * does list is missing until the next write of the group, or a retry of
- * this one, puts it back; a write that changes nothing repairs that too).
- * Needs no request.
+ * record changes, an added member or a new name reaches them after, and
+ * afterwards each writer takes away again what it took away and takes
+ * back what it gave if its record was replaced meanwhile (settle). So a
+ * write that fails half-way, loses the compare-and-set or overlaps
+ * another one never leaves a user holding a membership the record does
+ * not list (at worst one it does list is missing until the next write of
+ * the group, or a retry of this one, puts it back; a write that changes
+ * nothing repairs that too). That holds as far as each user record is
+ * written whole by one writer at a time: qsso_users_save does not compare
+ * (see qsso_scim_members.c). Needs no request.
  */
 #include <string.h>
 #include <jansson.h>
@@ -294,6 +298,40 @@ static int qsso_scim_groups_has(const apr_array_header_t *a, const char *s,
     return 0;
 }
 
+/* After this call's write and its marks. A later writer takes access
+ * away before its own write, so a mark of this call that landed after
+ * that could have undone it: each writer takes away again what it took
+ * away (old's name from the members n no longer lists, or from all of
+ * old's members on a rename or DELETE; n NULL), and one whose record was
+ * replaced meanwhile takes back the marks the record no longer covers.
+ * Only ever takes access away; best effort (a retry or the next write of
+ * the group puts back any it should not have). */
+static void qsso_scim_groups_settle(qsso_scim_call_t *c,
+                                    const qsso_scim_group_t *old,
+                                    const qsso_scim_group_t *n)
+{
+    qsso_scim_call_t probe = *c;
+    qsso_scim_group_t now;
+    int same, rc;
+
+    if (old)
+        qsso_scim_members_mark(&probe, old->display_name, old->members,
+                               n && !strcmp(old->display_name,
+                                            n->display_name)
+                                   ? n->members : NULL, 0);
+    if (n == NULL)
+        return;
+    probe = *c;
+    rc = qsso_scim_groups_load(&probe, n->id, &now);
+    if (rc && rc != 404)
+        return;
+    if (rc == 0 && !strcmp(now.stored, qsso_scim_groups_encode(c->p, n)))
+        return;
+    same = rc == 0 && !strcmp(now.display_name, n->display_name);
+    qsso_scim_members_mark(&probe, n->display_name, n->members,
+                           same ? now.members : NULL, 0);
+}
+
 /* After a lost compare-and-set: the members of the group as stored now
  * get its name back, which this call may have taken away first. */
 static void qsso_scim_groups_repair(qsso_scim_call_t *c, const char *id)
@@ -302,9 +340,10 @@ static void qsso_scim_groups_repair(qsso_scim_call_t *c, const char *id)
     qsso_scim_group_t now;
 
     /* Best effort: the next write of the group does it again. */
-    if (qsso_scim_groups_load(&probe, id, &now) == 0)
-        qsso_scim_members_mark(&probe, now.display_name, now.members, NULL,
-                              1);
+    if (qsso_scim_groups_load(&probe, id, &now) == 0
+        && qsso_scim_members_mark(&probe, now.display_name, now.members,
+                                  NULL, 1) == 0)
+        qsso_scim_groups_settle(c, NULL, &now);
 }
 
 /* ---- resource <-> record ----------------------------------------------- */
@@ -515,6 +554,7 @@ static int qsso_scim_groups_create(qsso_scim_call_t *c)
         || qsso_scim_groups_save(c, &g)
         || qsso_scim_members_mark(c, g.display_name, g.members, NULL, 1))
         return c->status;
+    qsso_scim_groups_settle(c, NULL, &g);
     return qsso_scim_groups_answer(c, &g, 201);
 }
 
@@ -533,9 +573,12 @@ static int qsso_scim_groups_commit(qsso_scim_call_t *c,
     /* Nothing to write: the members' records are brought in line, which
      * finishes a write that failed after its record was saved. */
     if (!strcmp(qsso_scim_groups_encode(c->p, old),
-                qsso_scim_groups_encode(c->p, n)))
-        return qsso_scim_members_mark(c, n->display_name, n->members, NULL, 1)
-                   ? c->status : qsso_scim_groups_answer(c, n, 200);
+                qsso_scim_groups_encode(c->p, n))) {
+        if (qsso_scim_members_mark(c, n->display_name, n->members, NULL, 1))
+            return c->status;
+        qsso_scim_groups_settle(c, NULL, n);
+        return qsso_scim_groups_answer(c, n, 200);
+    }
     n->updated = apr_time_sec(apr_time_now());
     if (qsso_scim_members_check_added(c, old->members, n->members)
         || (moved && qsso_scim_groups_claim(c, n->display_name, n->id)))
@@ -553,6 +596,7 @@ static int qsso_scim_groups_commit(qsso_scim_call_t *c,
         return rc == QSSO_SCIM_CHANGED ? rc : c->status;
     if (qsso_scim_members_mark(c, n->display_name, n->members, NULL, 1))
         return c->status;
+    qsso_scim_groups_settle(c, old, n);
     return qsso_scim_groups_answer(c, n, 200);
 }
 
@@ -569,6 +613,7 @@ static int qsso_scim_groups_remove(qsso_scim_call_t *c, const void *rec)
         qsso_scim_groups_repair(c, g->id);
     if (rc)
         return rc == QSSO_SCIM_CHANGED ? rc : c->status;
+    qsso_scim_groups_settle(c, g, NULL);
     return c->status = 204;
 }
 

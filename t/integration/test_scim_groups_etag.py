@@ -322,10 +322,11 @@ def test_the_second_patch_with_the_same_etag_is_412(site, scim):
     assert scim.get("/Groups/" + g["id"]).json()["externalId"] == "ext-new"
 
 
-def race(proxy, g, held, other):
-    """Runs held() with its write to g's record stopped on the way to
-    Redis, other() from start to end meanwhile, then lets held() go on."""
-    gate = proxy.hold("qsso:group:" + g["id"])
+def race(proxy, g, held, other, key=None):
+    """Runs held() with its write to g's record (or to key) stopped on the
+    way to Redis, other() from start to end meanwhile, then lets held()
+    go on."""
+    gate = proxy.hold(key or "qsso:group:" + g["id"])
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         later = pool.submit(held)
         try:
@@ -417,6 +418,46 @@ def test_a_user_deleted_during_a_group_patch_stays_out_of_the_group(
                .json()["members"]]
     assert members == [x["id"]]
     assert record(redis, x["userName"])["groups"] == [g["displayName"]]
+
+
+def test_a_late_membership_write_does_not_outlive_a_removal(
+        scim, redis, proxy):
+    """A adds u, and its write of u's record is held until B, which
+    removes u again, has finished: u must not keep the group."""
+    u = scim.create()
+    g = new_group(scim)
+
+    def edit(op, path):
+        return lambda: scim.patch("/Groups/" + g["id"], [
+            {"op": op, "path": path, "value": [{"value": u["id"]}]}])
+    held, other = race(proxy, g, edit("add", "members"),
+                       edit("remove", "members"),
+                       key="qsso:user:" + u["userName"].lower())
+    assert (held.status_code, other.status_code) == (200, 200), held.text
+    assert scim.get("/Groups/" + g["id"]).json()["members"] == []
+    assert record(redis, u["userName"])["groups"] == []
+
+
+def test_a_late_membership_write_does_not_outlive_a_rename(
+        scim, redis, proxy):
+    u = scim.create()
+    g = new_group(scim)
+    name = g["displayName"] + " renamed"
+    held, other = race(proxy, g, lambda: scim.patch(
+        "/Groups/" + g["id"], [{"op": "add", "path": "members",
+                                "value": [{"value": u["id"]}]}]),
+        lambda: scim.patch("/Groups/" + g["id"], [
+            {"op": "replace", "path": "displayName", "value": name}]),
+        key="qsso:user:" + u["userName"].lower())
+    assert (held.status_code, other.status_code) == (200, 200), held.text
+    now = scim.get("/Groups/" + g["id"]).json()
+    assert now["displayName"] == name
+    assert [m["value"] for m in now["members"]] == [u["id"]]
+    # The old name is gone from u; the new one may be missing until the
+    # next write of the group (never the other way round).
+    assert g["displayName"] not in record(redis, u["userName"])["groups"]
+    assert scim.patch("/Groups/" + g["id"], PATCH_NAME).status_code == 200
+    assert record(redis, u["userName"])["groups"] == [name]
 
 
 def test_concurrent_patches_with_one_etag_never_both_win(site, scim, log):
