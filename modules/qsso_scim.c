@@ -231,6 +231,16 @@ static void qsso_scim_log(request_rec *r, const qsso_scim_call_t *c)
                       "SCIM %s %s failed with %d: %s", r->method,
                       QSSO_SCIM_LOGV(res), c->status,
                       QSSO_SCIM_LOGV(c->detail));
+    else if (c->status == 412)
+        /* Two SCIM clients editing one resource: a stale ETag, or a write
+         * that lost the compare-and-set to the other client's. */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(6020)
+                      "SCIM %s %s refused with 412: %s; subject=%s; fix: "
+                      "none here: the client GETs the resource again and "
+                      "resends its change with the new ETag (if it keeps "
+                      "happening, two clients provision the same resource)",
+                      r->method, QSSO_SCIM_LOGV(res),
+                      QSSO_SCIM_LOGV(c->detail), QSSO_SCIM_LOGV(c->subject));
     else if (c->status >= 400)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(6003)
                       "SCIM %s %s refused with %d%s%s: %s; user=%s",

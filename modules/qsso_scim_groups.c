@@ -3,11 +3,27 @@
  * qsso:group:<id> (displayName, externalId, member user ids) with
  * qsso:group-name:<lower-case displayName> -> id for uniqueness and
  * lookups. Membership is mirrored into the groups field of each member's
- * user record, which holds display names: that is what a login puts in
- * the session, QSSO_GROUPS exports and Require qsso-group tests. Every
- * change to members or to the display name edits both sides; the group
- * record is written last, so a failure in between leaves a state that
- * the client's retry repairs. Needs no request.
+ * user record (qsso_scim_members.c), which holds display names: that is
+ * what a login puts in the session, QSSO_GROUPS exports and Require
+ * qsso-group tests. Every change to members or to the display name edits
+ * both sides.
+ *
+ * The group record is the truth, and it is written by compare-and-set (a
+ * Lua script that writes only while the record still holds the bytes the
+ * call loaded), so the If-Match check of qsso_scim_resource_write holds
+ * up to the write and two clients with one ETag cannot both win. Around
+ * that write, access is taken away first and given last: a removed
+ * member or a former name leaves the users' records before the group
+ * record changes, an added member or a new name reaches them after, and
+ * afterwards each writer takes away again what it took away and takes
+ * back what it gave if its record was replaced meanwhile (settle). So a
+ * write that fails half-way, loses the compare-and-set or overlaps
+ * another one never leaves a user holding a membership the record does
+ * not list (at worst one it does list is missing until the next write of
+ * the group, or a retry of this one, puts it back; a write that changes
+ * nothing repairs that too). That holds as far as each user record is
+ * written whole by one writer at a time: qsso_users_save does not compare
+ * (see qsso_scim_members.c). Needs no request.
  */
 #include <string.h>
 #include <jansson.h>
@@ -18,6 +34,7 @@
 #include "qsso_codec.h"
 #include "qsso_scim_filter.h"
 #include "qsso_scim_groups.h"
+#include "qsso_scim_members.h"
 #include "qsso_scim_schema.h"
 #include "qsso_users.h"
 
@@ -31,6 +48,8 @@ typedef struct {
     apr_array_header_t *members;   /* of const char *: user ids */
     apr_int64_t created;           /* Unix seconds */
     apr_int64_t updated;
+    const char *stored;            /* the record's bytes as loaded, for the
+                                    * compare-and-set; NULL: not stored */
 } qsso_scim_group_t;
 
 static char *qsso_scim_groups_lower(apr_pool_t *p, const char *s)
@@ -120,8 +139,10 @@ static int qsso_scim_groups_load(qsso_scim_call_t *c, const char *id,
     switch (qsso_store_get(c->st, c->p, qsso_scim_groups_key(c->p, id), &val,
                            &len, &e)) {
     case QSSO_STORE_OK:
-        if (qsso_scim_groups_decode(c->p, val, g) == 0)
+        if (qsso_scim_groups_decode(c->p, val, g) == 0) {
+            g->stored = val;
             return 0;
+        }
         return qsso_scim_fail_store(c, "loading a group", "damaged record");
     case QSSO_STORE_NOTFOUND:
         return qsso_scim_fail(c, 404, NULL, "no group has id \"%s\"", id);
@@ -142,6 +163,69 @@ static int qsso_scim_groups_save(qsso_scim_call_t *c,
                        strlen(json), 0, &e) != QSSO_STORE_OK)
         return qsso_scim_fail_store(c, "saving a group", e);
     return 0;
+}
+
+/* Writes n over old (n NULL: deletes the record) only while the record
+ * still holds old's bytes, and in the same step drops the name index
+ * entry of drop_name (NULL: none) if it still names this group. */
+#define QSSO_SCIM_GROUPS_SWAP_LUA \
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end " \
+    "if ARGV[2] == '' then redis.call('DEL', KEYS[1]) " \
+    "else redis.call('SET', KEYS[1], ARGV[2]) end " \
+    "if KEYS[2] and redis.call('GET', KEYS[2]) == ARGV[3] then " \
+    "redis.call('DEL', KEYS[2]) end return 1"
+
+/* 0 (written), QSSO_SCIM_CHANGED (nothing written), or 400/503 (set). */
+static int qsso_scim_groups_swap(qsso_scim_call_t *c,
+                                 const qsso_scim_group_t *old,
+                                 const qsso_scim_group_t *n,
+                                 const char *drop_name)
+{
+    const char *json = n ? qsso_scim_groups_encode(c->p, n) : "";
+    const char *argv[8], *e = NULL;
+    apr_size_t lens[8];
+    qsso_store_reply_t *rep;
+    int argc = 0, i;
+
+    if (json == NULL)
+        return qsso_scim_fail(c, 400, "invalidValue", "the group cannot be "
+                              "encoded");
+    argv[argc++] = "EVAL";
+    argv[argc++] = QSSO_SCIM_GROUPS_SWAP_LUA;
+    argv[argc++] = drop_name ? "2" : "1";
+    argv[argc++] = qsso_scim_groups_key(c->p, old->id);
+    if (drop_name)
+        argv[argc++] = qsso_scim_groups_name_key(c->p, drop_name);
+    argv[argc++] = old->stored;
+    argv[argc++] = json;
+    argv[argc++] = old->id;
+    for (i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    if (qsso_store_command(c->st, c->p, argc, argv, lens, &rep, &e)
+        != QSSO_STORE_OK)
+        return qsso_scim_fail_store(c, n ? "saving a group"
+                                         : "deleting a group", e);
+    return rep->type == QSSO_REPLY_INTEGER && rep->integer == 1
+               ? 0 : QSSO_SCIM_CHANGED;
+}
+
+/* Gives back the name index entry of name if it still names id: a rename
+ * that did not happen must not keep the new name taken. */
+#define QSSO_SCIM_GROUPS_RELEASE_LUA \
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then " \
+    "return redis.call('DEL', KEYS[1]) end return 0"
+
+static void qsso_scim_groups_release(qsso_scim_call_t *c, const char *name,
+                                     const char *id)
+{
+    qsso_store_reply_t *rep;
+    const char *e = NULL;
+
+    /* Best effort: a name left taken is a 409 for a later client, which
+     * a rename back or a DELETE of the group clears. */
+    qsso_store_commandv(c->st, c->p, &rep, &e, "EVAL",
+                        QSSO_SCIM_GROUPS_RELEASE_LUA, "1",
+                        qsso_scim_groups_name_key(c->p, name), id, NULL);
 }
 
 /* Every group (SCAN, one MGET per batch), sorted by display name. */
@@ -214,77 +298,52 @@ static int qsso_scim_groups_has(const apr_array_header_t *a, const char *s,
     return 0;
 }
 
-/* user's groups without old, plus name when it is set */
-static apr_array_header_t *qsso_scim_groups_edit(apr_pool_t *p,
-                                                 const apr_array_header_t *in,
-                                                 const char *old,
-                                                 const char *name)
+/* After this call's write and its marks. A later writer takes access
+ * away before its own write, so a mark of this call that landed after
+ * that could have undone it: each writer takes away again what it took
+ * away (old's name from the members n no longer lists, or from all of
+ * old's members on a rename or DELETE; n NULL), and one whose record was
+ * replaced meanwhile takes back the marks the record no longer covers.
+ * Only ever takes access away; best effort (a retry or the next write of
+ * the group puts back any it should not have). */
+static void qsso_scim_groups_settle(qsso_scim_call_t *c,
+                                    const qsso_scim_group_t *old,
+                                    const qsso_scim_group_t *n)
 {
-    apr_array_header_t *out = apr_array_make(p, in->nelts + 1,
-                                             sizeof(const char *));
-    int i;
+    qsso_scim_call_t probe = *c;
+    qsso_scim_group_t now;
+    int same, rc;
 
-    for (i = 0; i < in->nelts; i++) {
-        const char *g = APR_ARRAY_IDX(in, i, const char *);
-        if (strcmp(g, old) && (name == NULL || strcmp(g, name)))
-            APR_ARRAY_PUSH(out, const char *) = g;
-    }
-    if (name)
-        APR_ARRAY_PUSH(out, const char *) = name;
-    return out;
+    if (old)
+        qsso_scim_members_mark(&probe, old->display_name, old->members,
+                               n && !strcmp(old->display_name,
+                                            n->display_name)
+                                   ? n->members : NULL, 0);
+    if (n == NULL)
+        return;
+    probe = *c;
+    rc = qsso_scim_groups_load(&probe, n->id, &now);
+    if (rc && rc != 404)
+        return;
+    if (rc == 0 && !strcmp(now.stored, qsso_scim_groups_encode(c->p, n)))
+        return;
+    same = rc == 0 && !strcmp(now.display_name, n->display_name);
+    qsso_scim_members_mark(&probe, n->display_name, n->members,
+                           same ? now.members : NULL, 0);
 }
 
-/* Brings the user records of old_members (under old_name) and of
- * new_members (under new_name) in line. Added members must exist and be
- * active-or-inactive users, not deleted ones: checked before anything is
- * written. */
-static int qsso_scim_groups_sync(qsso_scim_call_t *c, const char *old_name,
-                                 const apr_array_header_t *old_members,
-                                 const char *new_name,
-                                 const apr_array_header_t *new_members)
+/* After a lost compare-and-set: the members of the group as stored now
+ * get its name back, which this call may have taken away first. */
+static void qsso_scim_groups_repair(qsso_scim_call_t *c, const char *id)
 {
-    apr_array_header_t *all = apr_array_make(c->p, 8, sizeof(const char *));
-    apr_array_header_t *users = apr_array_make(c->p, 8, sizeof(qsso_user_t));
-    const char *e = NULL;
-    int i;
+    qsso_scim_call_t probe = *c;
+    qsso_scim_group_t now;
 
-    for (i = 0; old_members && i < old_members->nelts; i++)
-        APR_ARRAY_PUSH(all, const char *) =
-            APR_ARRAY_IDX(old_members, i, const char *);
-    for (i = 0; i < new_members->nelts; i++)
-        if (!qsso_scim_groups_has(all, APR_ARRAY_IDX(new_members, i,
-                                                     const char *), 0))
-            APR_ARRAY_PUSH(all, const char *) =
-                APR_ARRAY_IDX(new_members, i, const char *);
-    for (i = 0; i < all->nelts; i++) {
-        const char *id = APR_ARRAY_IDX(all, i, const char *);
-        qsso_user_t *u = apr_array_push(users);
-        int added = !qsso_scim_groups_has(old_members, id, 0);
-        qsso_store_rc_e rc = qsso_users_load_by_id(c->st, c->p, id, u, &e);
-        if (rc == QSSO_STORE_ERROR)
-            return qsso_scim_fail_store(c, "loading a member", e);
-        if (rc == QSSO_STORE_OK && !u->deleted)
-            continue;
-        apr_array_pop(users);
-        if (added)
-            return qsso_scim_fail(c, 400, "invalidValue", "member \"%s\" is "
-                                  "not a user here", id);
-    }
-    for (i = 0; i < users->nelts; i++) {
-        qsso_user_t *u = &APR_ARRAY_IDX(users, i, qsso_user_t);
-        apr_array_header_t *g = qsso_scim_groups_edit(
-            c->p, u->groups, old_name ? old_name : new_name,
-            qsso_scim_groups_has(new_members, u->id, 0) ? new_name : NULL);
-        if (g->nelts == u->groups->nelts
-            && !strcmp(apr_array_pstrcat(c->p, g, '\n'),
-                       apr_array_pstrcat(c->p, u->groups, '\n')))
-            continue;
-        u->groups = g;
-        u->updated = apr_time_sec(apr_time_now());
-        if (qsso_users_save(c->st, c->p, u, &e) != QSSO_STORE_OK)
-            return qsso_scim_fail_store(c, "saving a member", e);
-    }
-    return 0;
+    /* Best effort: the next write of the group does it again. */
+    if (qsso_scim_groups_load(&probe, id, &now) == 0
+        && qsso_scim_members_mark(&probe, now.display_name, now.members,
+                                  NULL, 1) == 0)
+        qsso_scim_groups_settle(c, NULL, &now);
 }
 
 /* ---- resource <-> record ----------------------------------------------- */
@@ -490,117 +549,139 @@ static int qsso_scim_groups_create(qsso_scim_call_t *c)
     if (*g.display_name == '\0')
         return qsso_scim_fail(c, 400, "invalidValue", "displayName is "
                               "required");
-    if (qsso_scim_groups_claim(c, g.display_name, g.id)
-        || qsso_scim_groups_sync(c, NULL, NULL, g.display_name, g.members)
-        || qsso_scim_groups_save(c, &g))
+    if (qsso_scim_members_check_added(c, NULL, g.members)
+        || qsso_scim_groups_claim(c, g.display_name, g.id)
+        || qsso_scim_groups_save(c, &g)
+        || qsso_scim_members_mark(c, g.display_name, g.members, NULL, 1))
         return c->status;
+    qsso_scim_groups_settle(c, NULL, &g);
     return qsso_scim_groups_answer(c, &g, 201);
 }
 
-/* Saves n over old: the name index, the members' records, the group. */
+/* Saves n over old: the new name's index entry, the users who lose the
+ * group, the record (compare-and-set, which drops the old name's entry),
+ * then the users who gain it. QSSO_SCIM_CHANGED when old is no longer
+ * stored; nothing of n is left behind then. */
 static int qsso_scim_groups_commit(qsso_scim_call_t *c,
                                    const qsso_scim_group_t *old,
                                    qsso_scim_group_t *n)
 {
     int renamed = strcmp(old->display_name, n->display_name) != 0;
-    qsso_store_reply_t *rep;
-    const char *e = NULL;
+    int moved = renamed && strcasecmp(old->display_name, n->display_name);
+    int rc;
 
+    /* Nothing to write: the members' records are brought in line, which
+     * finishes a write that failed after its record was saved. */
     if (!strcmp(qsso_scim_groups_encode(c->p, old),
-                qsso_scim_groups_encode(c->p, n)))
+                qsso_scim_groups_encode(c->p, n))) {
+        if (qsso_scim_members_mark(c, n->display_name, n->members, NULL, 1))
+            return c->status;
+        qsso_scim_groups_settle(c, NULL, n);
         return qsso_scim_groups_answer(c, n, 200);
+    }
     n->updated = apr_time_sec(apr_time_now());
-    if (renamed && strcasecmp(old->display_name, n->display_name)
-        && qsso_scim_groups_claim(c, n->display_name, n->id))
+    if (qsso_scim_members_check_added(c, old->members, n->members)
+        || (moved && qsso_scim_groups_claim(c, n->display_name, n->id)))
         return c->status;
-    if (qsso_scim_groups_sync(c, old->display_name, old->members,
-                              n->display_name, n->members))
+    rc = qsso_scim_members_mark(c, old->display_name, old->members,
+                               renamed ? NULL : n->members, 0);
+    if (rc == 0)
+        rc = qsso_scim_groups_swap(c, old, n,
+                                   moved ? old->display_name : NULL);
+    if (rc && moved)
+        qsso_scim_groups_release(c, n->display_name, n->id);
+    if (rc == QSSO_SCIM_CHANGED)
+        qsso_scim_groups_repair(c, old->id);
+    if (rc)
+        return rc == QSSO_SCIM_CHANGED ? rc : c->status;
+    if (qsso_scim_members_mark(c, n->display_name, n->members, NULL, 1))
         return c->status;
-    if (renamed && strcasecmp(old->display_name, n->display_name)
-        && qsso_store_commandv(c->st, c->p, &rep, &e, "DEL",
-                               qsso_scim_groups_name_key(
-                                   c->p, old->display_name), NULL)
-               != QSSO_STORE_OK)
-        return qsso_scim_fail_store(c, "renaming a group", e);
-    if (qsso_scim_groups_save(c, n))
-        return c->status;
+    qsso_scim_groups_settle(c, old, n);
     return qsso_scim_groups_answer(c, n, 200);
 }
 
-static int qsso_scim_groups_find(qsso_scim_call_t *c, qsso_scim_group_t *g)
+/* DELETE: the members lose the group, then the record and its name entry
+ * go in one compare-and-set. */
+static int qsso_scim_groups_remove(qsso_scim_call_t *c, const void *rec)
 {
-    if (qsso_scim_groups_load(c, c->id, g)
-        || qsso_scim_check_if_match(c, qsso_scim_version(
-               c->p, qsso_scim_groups_encode(c->p, g))))
+    const qsso_scim_group_t *g = rec;
+    int rc = qsso_scim_members_mark(c, g->display_name, g->members, NULL, 0);
+
+    if (rc == 0)
+        rc = qsso_scim_groups_swap(c, g, NULL, g->display_name);
+    if (rc == QSSO_SCIM_CHANGED)
+        qsso_scim_groups_repair(c, g->id);
+    if (rc)
+        return rc == QSSO_SCIM_CHANGED ? rc : c->status;
+    qsso_scim_groups_settle(c, g, NULL);
+    return c->status = 204;
+}
+
+/* ---- the shared PUT/PATCH/DELETE path (qsso_scim_resource_write) ------- */
+
+static int qsso_scim_groups_load_hook(qsso_scim_call_t *c, void *rec)
+{
+    qsso_scim_group_t *g = rec;
+
+    if (qsso_scim_groups_load(c, c->id, g))
         return c->status;
     c->subject = g->display_name;
     return 0;
 }
 
-static int qsso_scim_groups_put(qsso_scim_call_t *c)
+static const char *qsso_scim_groups_version_hook(qsso_scim_call_t *c,
+                                                 const void *rec)
 {
-    qsso_scim_group_t old, n;
-
-    if (qsso_scim_groups_find(c, &old))
-        return c->status;
-    n = old;
-    n.display_name = n.external_id = "";
-    n.members = apr_array_make(c->p, 4, sizeof(const char *));
-    if (qsso_scim_groups_apply_body(c, &n, QSSO_SCIM_OP_REPLACE, c->body))
-        return c->status;
-    if (*n.display_name == '\0')
-        return qsso_scim_fail(c, 400, "invalidValue", "displayName is "
-                              "required");
-    return qsso_scim_groups_commit(c, &old, &n);
+    return qsso_scim_version(c->p, qsso_scim_groups_encode(c->p, rec));
 }
 
-static int qsso_scim_groups_patch(qsso_scim_call_t *c)
+static void qsso_scim_groups_copy_hook(qsso_scim_call_t *c, void *rec,
+                                       const void *from, int put)
 {
-    apr_array_header_t *ops;
-    qsso_scim_group_t old, n;
-    qsso_scim_path_t path;
-    const char *why;
-    int i;
+    qsso_scim_group_t *n = rec;
+    const qsso_scim_group_t *old = from;
 
-    if (qsso_scim_groups_find(c, &old) || qsso_scim_patch_ops(c, &ops))
-        return c->status;
-    n = old;
-    n.members = apr_array_copy(c->p, old.members);
-    for (i = 0; i < ops->nelts; i++) {
-        const qsso_scim_patch_t *op = &APR_ARRAY_IDX(ops, i,
-                                                     qsso_scim_patch_t);
-        if (op->path == NULL) {
-            if (qsso_scim_groups_apply_body(c, &n, op->op, op->value))
-                return c->status;
-            continue;
-        }
-        if ((why = qsso_scim_filter_parse_path(c->p, op->path, &path)))
-            return qsso_scim_fail(c, 400, "invalidPath", "Operations[%d]: "
-                                  "path \"%s\": %s", i, op->path, why);
-        if (qsso_scim_groups_apply(c, &n, op->op, &path, op->value, 0))
-            return c->status;
-    }
-    return qsso_scim_groups_commit(c, &old, &n);
+    *n = *old;
+    n->members = put ? apr_array_make(c->p, 4, sizeof(const char *))
+                     : apr_array_copy(c->p, old->members);
+    if (put)
+        n->display_name = n->external_id = "";
 }
 
-static int qsso_scim_groups_delete(qsso_scim_call_t *c)
+static int qsso_scim_groups_apply_hook(qsso_scim_call_t *c, void *rec,
+                                       qsso_scim_op_e op,
+                                       const qsso_scim_path_t *path,
+                                       json_t *v, int lenient)
 {
-    apr_array_header_t *none = apr_array_make(c->p, 1, sizeof(char *));
-    qsso_store_reply_t *rep;
-    qsso_scim_group_t g;
-    const char *e = NULL;
-
-    if (qsso_scim_groups_find(c, &g)
-        || qsso_scim_groups_sync(c, g.display_name, g.members,
-                                 g.display_name, none))
-        return c->status;
-    if (qsso_store_commandv(c->st, c->p, &rep, &e, "DEL",
-                            qsso_scim_groups_name_key(c->p, g.display_name),
-                            qsso_scim_groups_key(c->p, g.id), NULL)
-        != QSSO_STORE_OK)
-        return qsso_scim_fail_store(c, "deleting a group", e);
-    return c->status = 204;
+    return qsso_scim_groups_apply(c, rec, op, path, v, lenient);
 }
+
+static int qsso_scim_groups_apply_body_hook(qsso_scim_call_t *c, void *rec,
+                                            qsso_scim_op_e op, json_t *body)
+{
+    return qsso_scim_groups_apply_body(c, rec, op, body);
+}
+
+static int qsso_scim_groups_check_hook(qsso_scim_call_t *c, const void *rec)
+{
+    return *((const qsso_scim_group_t *)rec)->display_name
+               ? 0 : qsso_scim_fail(c, 400, "invalidValue", "displayName "
+                                    "is required");
+}
+
+static int qsso_scim_groups_commit_hook(qsso_scim_call_t *c, const void *old,
+                                        void *n)
+{
+    return qsso_scim_groups_commit(c, old, n);
+}
+
+static const qsso_scim_type_t qsso_scim_groups_type = {
+    "group", sizeof(qsso_scim_group_t), qsso_scim_groups_load_hook,
+    qsso_scim_groups_version_hook, qsso_scim_groups_copy_hook,
+    qsso_scim_groups_apply_hook, qsso_scim_groups_apply_body_hook,
+    qsso_scim_groups_check_hook, qsso_scim_groups_commit_hook,
+    qsso_scim_groups_remove,
+};
 
 static int qsso_scim_groups_match(const qsso_scim_group_t *g,
                                   const apr_array_header_t *conds)
@@ -670,12 +751,9 @@ int qsso_scim_groups_handle(qsso_scim_call_t *c)
                    ? c->status : qsso_scim_groups_answer(c, &g, 200);
     if (!strcmp(c->method, "POST") && c->id == NULL)
         return qsso_scim_groups_create(c);
-    if (!strcmp(c->method, "PUT") && c->id)
-        return qsso_scim_groups_put(c);
-    if (!strcmp(c->method, "PATCH") && c->id)
-        return qsso_scim_groups_patch(c);
-    if (!strcmp(c->method, "DELETE") && c->id)
-        return qsso_scim_groups_delete(c);
+    if (c->id && (!strcmp(c->method, "PUT") || !strcmp(c->method, "PATCH")
+                  || !strcmp(c->method, "DELETE")))
+        return qsso_scim_resource_write(c, &qsso_scim_groups_type);
     return qsso_scim_fail(c, 405, NULL, "%s is not allowed here",
                           c->method);
 }
@@ -739,32 +817,46 @@ json_t *qsso_scim_groups_of_user(qsso_scim_call_t *c, const qsso_user_t *u)
     return out;
 }
 
+/* Takes the user uid out of the members of group id, by compare-and-set
+ * (a PATCH of the group may be running too). 0, or 503 (set on probe). */
+static int qsso_scim_groups_leave(qsso_scim_call_t *probe, const char *id,
+                                  const char *uid)
+{
+    int attempt, k, rc;
+
+    for (attempt = 0; attempt < QSSO_SCIM_ATTEMPTS; attempt++) {
+        qsso_scim_group_t g, n;
+        /* A name whose group went away meanwhile is nothing to leave. */
+        if ((rc = qsso_scim_groups_load(probe, id, &g)) == 404)
+            return 0;
+        if (rc || !qsso_scim_groups_has(g.members, uid, 0))
+            return rc;
+        n = g;
+        n.members = apr_array_copy(probe->p, g.members);
+        for (k = 0; k < n.members->nelts; k++)
+            if (!strcmp(APR_ARRAY_IDX(n.members, k, const char *), uid))
+                APR_ARRAY_IDX(n.members, k, const char *) = "";
+        qsso_scim_groups_compact(n.members);
+        n.updated = apr_time_sec(apr_time_now());
+        if ((rc = qsso_scim_groups_swap(probe, &g, &n, NULL))
+            != QSSO_SCIM_CHANGED)
+            return rc;
+    }
+    return qsso_scim_fail(probe, 503, NULL, "group %s kept changing", id);
+}
+
 int qsso_scim_groups_drop_user(qsso_scim_call_t *c, const qsso_user_t *u)
 {
     qsso_scim_call_t probe = *c;
     const char **ids;
-    int i, k;
+    int i;
 
     if (u->groups->nelts == 0)
         return 0;
     if (qsso_scim_groups_ids(&probe, u->groups, &ids))
         return qsso_scim_fail_store(c, "leaving groups", probe.detail);
-    for (i = 0; i < u->groups->nelts; i++) {
-        qsso_scim_group_t g;
-        int rc = ids[i] ? qsso_scim_groups_load(&probe, ids[i], &g) : 404;
-
-        /* A name whose group went away meanwhile is nothing to leave. */
-        if (rc == 404)
-            continue;
-        if (rc)
+    for (i = 0; i < u->groups->nelts; i++)
+        if (ids[i] && qsso_scim_groups_leave(&probe, ids[i], u->id))
             return qsso_scim_fail_store(c, "leaving groups", probe.detail);
-        for (k = 0; k < g.members->nelts; k++)
-            if (!strcmp(APR_ARRAY_IDX(g.members, k, const char *), u->id))
-                APR_ARRAY_IDX(g.members, k, const char *) = "";
-        qsso_scim_groups_compact(g.members);
-        g.updated = apr_time_sec(apr_time_now());
-        if (qsso_scim_groups_save(c, &g))
-            return c->status;
-    }
     return 0;
 }

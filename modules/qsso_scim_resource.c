@@ -2,8 +2,10 @@
  * The parts of a SCIM answer every resource shares: RFC 7644 3.12 error
  * documents, meta with a weak ETag derived from the stored record (any
  * change to the record changes it, with no counter to keep), RFC 7644
- * 3.4.2.4 pagination, and the lenient reading of values that Entra ID and
- * Okta send. Needs no request.
+ * 3.4.2.4 pagination, the lenient reading of values that Entra ID and
+ * Okta send, and the one PUT/PATCH/DELETE path of /Users and /Groups
+ * (qsso_scim_resource_write), whose If-Match check holds up to the write
+ * because the type's write is a compare-and-set. Needs no request.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 
 #include "qsso.h"
 #include "qsso_codec.h"
+#include "qsso_scim_filter.h"
 #include "qsso_scim_resource.h"
 #include "qsso_scim_schema.h"
 
@@ -268,4 +271,84 @@ int qsso_scim_patch_ops(qsso_scim_call_t *c, apr_array_header_t **ops)
                                apr_array_push(*ops)))
             return c->status;
     return 0;
+}
+
+/* ---- PUT, PATCH and DELETE of one item --------------------------------- */
+
+/* Is there an If-Match that names versions (not absent, not "*")? */
+static int qsso_scim_resource_conditional(const qsso_scim_call_t *c)
+{
+    return c->if_match && strcmp(c->if_match, "*");
+}
+
+/* n from old, edited by the body (PUT) or the operations (PATCH): 0, or
+ * 400 (set). A PATCH is applied whole or not at all (RFC 7644 3.5.2):
+ * nothing is written before every operation has been applied to n. */
+static int qsso_scim_resource_edit(qsso_scim_call_t *c,
+                                   const qsso_scim_type_t *t,
+                                   const apr_array_header_t *ops,
+                                   const void *old, void *n)
+{
+    qsso_scim_path_t path;
+    const char *why;
+    int i;
+
+    t->copy(c, n, old, ops == NULL);
+    if (ops == NULL)
+        return t->apply_body(c, n, QSSO_SCIM_OP_REPLACE, c->body)
+                   ? c->status : t->check(c, n);
+    for (i = 0; i < ops->nelts; i++) {
+        const qsso_scim_patch_t *op = &APR_ARRAY_IDX(ops, i,
+                                                     qsso_scim_patch_t);
+        if (op->path == NULL) {
+            if (t->apply_body(c, n, op->op, op->value))
+                return c->status;
+            continue;
+        }
+        if ((why = qsso_scim_filter_parse_path(c->p, op->path, &path)))
+            return qsso_scim_fail(c, 400, "invalidPath", "Operations[%d]: "
+                                  "path \"%s\": %s", i, op->path, why);
+        if (t->apply(c, n, op->op, &path, op->value, 0))
+            return c->status;
+    }
+    return t->check(c, n);
+}
+
+int qsso_scim_resource_write(qsso_scim_call_t *c, const qsso_scim_type_t *t)
+{
+    int patch = !strcmp(c->method, "PATCH"), remove = !strcmp(c->method,
+                                                              "DELETE");
+    apr_array_header_t *ops = NULL;
+    const char *version = NULL;
+    int attempt, rc;
+
+    for (attempt = 0; attempt < QSSO_SCIM_ATTEMPTS; attempt++) {
+        void *old = apr_pcalloc(c->p, t->size);
+        void *n = apr_pcalloc(c->p, t->size);
+
+        if (t->load(c, old)
+            || qsso_scim_check_if_match(c, version = t->version(c, old))
+            || (patch && ops == NULL && qsso_scim_patch_ops(c, &ops)))
+            return c->status;
+        if (remove)
+            rc = t->remove(c, old);
+        else if (qsso_scim_resource_edit(c, t, ops, old, n))
+            return c->status;
+        else
+            rc = t->commit(c, old, n);
+        if (rc != QSSO_SCIM_CHANGED)
+            return c->status;
+        /* The version If-Match named was current when it was checked and
+         * is not any more: the other client's write stays (RFC 7644
+         * 3.14), this one is refused as if it had come second. */
+        if (qsso_scim_resource_conditional(c))
+            return qsso_scim_fail(c, 412, NULL, "the %s changed while this "
+                                  "%s was applied (another client wrote "
+                                  "it first); If-Match %s names version %s, "
+                                  "which is no longer current", t->name,
+                                  c->method, c->if_match, version);
+    }
+    return qsso_scim_fail(c, 503, NULL, "the %s changed under each of %d "
+                          "attempts of this %s; retry later", t->name,
+                          QSSO_SCIM_ATTEMPTS, c->method);
 }

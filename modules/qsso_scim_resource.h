@@ -1,11 +1,13 @@
 /* What every SCIM resource handler shares: the call (one request, without
- * request_rec), SCIM errors, meta and ETags, list responses, and the
- * coercion of values as real clients send them. */
+ * request_rec), SCIM errors, meta and ETags, list responses, the one
+ * PUT/PATCH/DELETE path with its If-Match check, and the coercion of
+ * values as real clients send them. */
 #ifndef QSSO_SCIM_RESOURCE_H
 #define QSSO_SCIM_RESOURCE_H
 
 #include <jansson.h>
 #include "qsso.h"
+#include "qsso_scim_filter.h"
 #include "qsso_store.h"
 
 #define QSSO_SCIM_PAGE_DEFAULT 100
@@ -78,6 +80,50 @@ const char *qsso_scim_version(apr_pool_t *p, const char *record);
 const char *qsso_scim_time(apr_pool_t *p, apr_int64_t sec);
 /* 0 when If-Match is absent, "*" or lists version; else 412 (set). */
 int qsso_scim_check_if_match(qsso_scim_call_t *c, const char *version);
+
+/* What a commit or remove of a resource type returns when the stored
+ * record is no longer the one it loaded: nothing was written. */
+#define QSSO_SCIM_CHANGED (-1)
+/* Loads, edits and writes of one call before a write without If-Match
+ * that keeps losing to other writers gives up (503). */
+#define QSSO_SCIM_ATTEMPTS 8
+
+/* A resource type as the shared PUT/PATCH/DELETE path sees it. A record
+ * is the type's own struct of `size` bytes, passed as void *; every hook
+ * answers 0 or an error status set on c, as the rest of this file does. */
+typedef struct {
+    const char *name;              /* "user", "group": for details */
+    apr_size_t size;               /* sizeof the record struct */
+    /* The record c->id names: 0, 404 or 503. */
+    int (*load)(qsso_scim_call_t *c, void *rec);
+    /* The W/"..." version of rec, as its answers carry it. */
+    const char *(*version)(qsso_scim_call_t *c, const void *rec);
+    /* n as the edit starts from old: a copy (PATCH), or a copy whose
+     * replaceable attributes are empty (PUT, RFC 7644 3.5.1). */
+    void (*copy)(qsso_scim_call_t *c, void *n, const void *old, int put);
+    /* One PATCH operation on an explicit path (lenient 0), or one key of
+     * a body (lenient 1: unknown and read-only attributes are ignored). */
+    int (*apply)(qsso_scim_call_t *c, void *rec, qsso_scim_op_e op,
+                 const qsso_scim_path_t *path, json_t *v, int lenient);
+    /* Every key of a resource body, or of a path-less PATCH value. */
+    int (*apply_body)(qsso_scim_call_t *c, void *rec, qsso_scim_op_e op,
+                      json_t *body);
+    /* After the edit: are the required attributes there? 0 or 400. */
+    int (*check)(qsso_scim_call_t *c, const void *rec);
+    /* Writes n over old and answers; QSSO_SCIM_CHANGED when old is no
+     * longer what is stored (compare-and-set) and nothing was written. */
+    int (*commit)(qsso_scim_call_t *c, const void *old, void *n);
+    /* Deletes old and answers 204; QSSO_SCIM_CHANGED as commit. */
+    int (*remove)(qsso_scim_call_t *c, const void *old);
+} qsso_scim_type_t;
+
+/* PUT, PATCH and DELETE of the item c->id, for every resource type: load,
+ * If-Match against the loaded version, edit, then the type's write, which
+ * compares the stored record with the loaded one in the same step. When
+ * another client wrote in between, a call with If-Match gets 412 (its
+ * precondition no longer holds); one without is applied again to what is
+ * now stored, so neither client's change is lost. Returns c->status. */
+int qsso_scim_resource_write(qsso_scim_call_t *c, const qsso_scim_type_t *t);
 
 /* startIndex (1-based) and count from the query, clamped as RFC 7644
  * 3.4.2.4 says; 0 or 400 (set). */

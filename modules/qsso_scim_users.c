@@ -10,8 +10,10 @@
  * POST, PUT and PATCH all edit a copy of the record through one function
  * (qsso_scim_users_apply), then save it if it changed; a change of the
  * active flag goes through qsso_users_deactivate/activate, which end the
- * user's sessions before the answer is sent. A PATCH is applied whole or
- * not at all (RFC 7644 3.5.2). Needs no request.
+ * user's sessions before the answer is sent. PUT, PATCH and DELETE take
+ * the path shared with /Groups (qsso_scim_resource_write: If-Match, the
+ * PATCH loop, whole or nothing); this file gives it the hooks of a user.
+ * Needs no request.
  */
 #include <string.h>
 #include <jansson.h>
@@ -498,78 +500,87 @@ static int qsso_scim_users_create(qsso_scim_call_t *c)
     return qsso_scim_users_answer(c, &u, 201);
 }
 
-static int qsso_scim_users_put(qsso_scim_call_t *c)
-{
-    qsso_user_t old, n;
+/* ---- the shared PUT/PATCH/DELETE path (qsso_scim_resource_write) ------- */
 
-    if (qsso_scim_users_find(c, &old)
-        || qsso_scim_check_if_match(c, qsso_scim_version(
-               c->p, qsso_users_encode(c->p, &old))))
-        return c->status;
+static int qsso_scim_users_load_hook(qsso_scim_call_t *c, void *rec)
+{
+    return qsso_scim_users_find(c, rec);
+}
+
+static const char *qsso_scim_users_version_hook(qsso_scim_call_t *c,
+                                                const void *rec)
+{
+    return qsso_scim_version(c->p, qsso_users_encode(c->p, rec));
+}
+
+static void qsso_scim_users_copy_hook(qsso_scim_call_t *c, void *rec,
+                                      const void *from, int put)
+{
+    qsso_user_t *n = rec;
+
+    (void)c;
+    *n = *(const qsso_user_t *)from;
     /* PUT replaces every mapped attribute (RFC 7644 3.5.1); active keeps
      * its value when the body leaves it out. */
-    n = old;
-    n.username = n.email = n.first_name = n.last_name = "";
-    n.user_type = n.division = n.unique_id = n.external_id = "";
-    if (qsso_scim_users_apply_body(c, &n, QSSO_SCIM_OP_REPLACE, c->body))
-        return c->status;
-    if (*n.username == '\0')
-        return qsso_scim_fail(c, 400, "invalidValue", "userName is "
-                              "required");
-    return qsso_scim_users_commit(c, &old, &n);
-}
-
-static int qsso_scim_users_patch(qsso_scim_call_t *c)
-{
-    apr_array_header_t *ops;
-    qsso_scim_path_t path;
-    qsso_user_t old, n;
-    const char *why;
-    int i;
-
-    if (qsso_scim_users_find(c, &old)
-        || qsso_scim_check_if_match(c, qsso_scim_version(
-               c->p, qsso_users_encode(c->p, &old)))
-        || qsso_scim_patch_ops(c, &ops))
-        return c->status;
-    n = old;
-    for (i = 0; i < ops->nelts; i++) {
-        const qsso_scim_patch_t *op = &APR_ARRAY_IDX(ops, i,
-                                                     qsso_scim_patch_t);
-        if (op->path == NULL) {
-            if (qsso_scim_users_apply_body(c, &n, op->op, op->value))
-                return c->status;
-            continue;
-        }
-        if ((why = qsso_scim_filter_parse_path(c->p, op->path, &path)))
-            return qsso_scim_fail(c, 400, "invalidPath", "Operations[%d]: "
-                                  "path \"%s\": %s", i, op->path, why);
-        if (qsso_scim_users_apply(c, &n, op->op, &path, op->value, 0))
-            return c->status;
+    if (put) {
+        n->username = n->email = n->first_name = n->last_name = "";
+        n->user_type = n->division = n->unique_id = n->external_id = "";
     }
-    return qsso_scim_users_commit(c, &old, &n);
 }
 
-static int qsso_scim_users_delete(qsso_scim_call_t *c)
+static int qsso_scim_users_apply_hook(qsso_scim_call_t *c, void *rec,
+                                      qsso_scim_op_e op,
+                                      const qsso_scim_path_t *path,
+                                      json_t *v, int lenient)
 {
-    qsso_user_t u;
+    return qsso_scim_users_apply(c, rec, op, path, v, lenient);
+}
+
+static int qsso_scim_users_apply_body_hook(qsso_scim_call_t *c, void *rec,
+                                           qsso_scim_op_e op, json_t *body)
+{
+    return qsso_scim_users_apply_body(c, rec, op, body);
+}
+
+static int qsso_scim_users_check_hook(qsso_scim_call_t *c, const void *rec)
+{
+    return *((const qsso_user_t *)rec)->username
+               ? 0 : qsso_scim_fail(c, 400, "invalidValue", "userName is "
+                                    "required");
+}
+
+/* The record is written by qsso_users.c, which compares nothing with the
+ * loaded record yet: this never answers QSSO_SCIM_CHANGED. */
+static int qsso_scim_users_commit_hook(qsso_scim_call_t *c, const void *old,
+                                       void *n)
+{
+    return qsso_scim_users_commit(c, old, n);
+}
+
+static int qsso_scim_users_remove(qsso_scim_call_t *c, const void *rec)
+{
+    const qsso_user_t *u = rec;
     const char *e = NULL;
     int sessions = 0;
 
-    if (qsso_scim_users_find(c, &u)
-        || qsso_scim_check_if_match(c, qsso_scim_version(
-               c->p, qsso_users_encode(c->p, &u))))
-        return c->status;
     /* The record stays as an inactive tombstone, so a later SSO login
      * cannot create the user again by JIT. */
-    if (qsso_users_deactivate(c->st, c->p, u.username, 1, "scim", &sessions,
+    if (qsso_users_deactivate(c->st, c->p, u->username, 1, "scim", &sessions,
                               &e) != QSSO_STORE_OK)
         return qsso_scim_fail_store(c, "deleting a user", e);
     c->note = apr_psprintf(c->p, "deleted; %d session(s) ended", sessions);
-    if (qsso_scim_groups_drop_user(c, &u))
+    if (qsso_scim_groups_drop_user(c, u))
         return c->status;
     return c->status = 204;
 }
+
+static const qsso_scim_type_t qsso_scim_users_type = {
+    "user", sizeof(qsso_user_t), qsso_scim_users_load_hook,
+    qsso_scim_users_version_hook, qsso_scim_users_copy_hook,
+    qsso_scim_users_apply_hook, qsso_scim_users_apply_body_hook,
+    qsso_scim_users_check_hook, qsso_scim_users_commit_hook,
+    qsso_scim_users_remove,
+};
 
 /* ---- queries ----------------------------------------------------------- */
 
@@ -703,12 +714,9 @@ int qsso_scim_users_handle(qsso_scim_call_t *c)
                                                                     200);
     if (!strcmp(c->method, "POST") && c->id == NULL)
         return qsso_scim_users_create(c);
-    if (!strcmp(c->method, "PUT") && c->id)
-        return qsso_scim_users_put(c);
-    if (!strcmp(c->method, "PATCH") && c->id)
-        return qsso_scim_users_patch(c);
-    if (!strcmp(c->method, "DELETE") && c->id)
-        return qsso_scim_users_delete(c);
+    if (c->id && (!strcmp(c->method, "PUT") || !strcmp(c->method, "PATCH")
+                  || !strcmp(c->method, "DELETE")))
+        return qsso_scim_resource_write(c, &qsso_scim_users_type);
     return qsso_scim_fail(c, 405, NULL, "%s is not allowed here",
                           c->method);
 }

@@ -1,7 +1,8 @@
 /*
  * The request-free parts of SCIM: the filter and PATCH path grammar
  * (qsso_scim_filter.c), the token file and bearer check
- * (qsso_scim_token.c), value coercion, paging and ETags
+ * (qsso_scim_token.c), value coercion, paging, ETags and the shared
+ * PUT/PATCH/DELETE path with a store-free resource type
  * (qsso_scim_resource.c) and the schema tables (qsso_scim_schema.c).
  * /Users and /Groups need Redis and are covered by t/integration.
  */
@@ -552,6 +553,180 @@ static void test_scim_patch_ops_refuse_malformed_operations(void **state)
     }
 }
 
+/* ---- the shared PUT/PATCH/DELETE path ---------------------------------- */
+
+/* A resource type without a store: one record whose write loses the
+ * compare-and-set qsso_test_conflicts times before it succeeds. */
+typedef struct {
+    const char *name;
+} qsso_test_rec_t;
+
+static int qsso_test_conflicts, qsso_test_loads, qsso_test_writes;
+
+static int qsso_test_rec_load(qsso_scim_call_t *c, void *rec)
+{
+    (void)c;
+    ((qsso_test_rec_t *)rec)->name = "a";
+    qsso_test_loads++;
+    return 0;
+}
+
+static const char *qsso_test_rec_version(qsso_scim_call_t *c,
+                                         const void *rec)
+{
+    return qsso_scim_version(c->p, ((const qsso_test_rec_t *)rec)->name);
+}
+
+static void qsso_test_rec_copy(qsso_scim_call_t *c, void *n,
+                               const void *old, int put)
+{
+    (void)c;
+    *(qsso_test_rec_t *)n = *(const qsso_test_rec_t *)old;
+    if (put)
+        ((qsso_test_rec_t *)n)->name = "";
+}
+
+static int qsso_test_rec_apply(qsso_scim_call_t *c, void *rec,
+                               qsso_scim_op_e op,
+                               const qsso_scim_path_t *path, json_t *v,
+                               int lenient)
+{
+    (void)op;
+    (void)lenient;
+    if (strcmp(path->attr, "name"))
+        return qsso_scim_fail(c, 400, "invalidPath", "no %s", path->attr);
+    return qsso_scim_string(c, v, "name", 100, 0,
+                            &((qsso_test_rec_t *)rec)->name);
+}
+
+static int qsso_test_rec_apply_body(qsso_scim_call_t *c, void *rec,
+                                    qsso_scim_op_e op, json_t *body)
+{
+    qsso_scim_path_t path;
+
+    memset(&path, 0, sizeof(path));
+    path.attr = "name";
+    return qsso_test_rec_apply(c, rec, op, &path,
+                               json_object_get(body, "name"), 1);
+}
+
+static int qsso_test_rec_check(qsso_scim_call_t *c, const void *rec)
+{
+    return *((const qsso_test_rec_t *)rec)->name
+               ? 0 : qsso_scim_fail(c, 400, "invalidValue", "no name");
+}
+
+static int qsso_test_rec_write(qsso_scim_call_t *c, int status)
+{
+    if (qsso_test_conflicts > 0) {
+        qsso_test_conflicts--;
+        return QSSO_SCIM_CHANGED;
+    }
+    qsso_test_writes++;
+    return c->status = status;
+}
+
+static int qsso_test_rec_commit(qsso_scim_call_t *c, const void *old,
+                                void *n)
+{
+    (void)old;
+    (void)n;
+    return qsso_test_rec_write(c, 200);
+}
+
+static int qsso_test_rec_remove(qsso_scim_call_t *c, const void *old)
+{
+    (void)old;
+    return qsso_test_rec_write(c, 204);
+}
+
+static const qsso_scim_type_t qsso_test_rec_type = {
+    "record", sizeof(qsso_test_rec_t), qsso_test_rec_load,
+    qsso_test_rec_version, qsso_test_rec_copy, qsso_test_rec_apply,
+    qsso_test_rec_apply_body, qsso_test_rec_check, qsso_test_rec_commit,
+    qsso_test_rec_remove,
+};
+
+static qsso_scim_call_t qsso_test_write_call(apr_pool_t *p,
+                                             const char *method,
+                                             const char *if_match,
+                                             int conflicts)
+{
+    qsso_scim_call_t c = qsso_test_call(p);
+
+    c.method = method;
+    c.id = "1";
+    c.if_match = if_match;
+    c.body = qsso_scim_keep(p, json_loads(
+        "{\"name\":\"b\",\"Operations\":[{\"op\":\"replace\","
+        "\"path\":\"name\",\"value\":\"b\"}]}", 0, NULL));
+    qsso_test_conflicts = conflicts;
+    qsso_test_loads = qsso_test_writes = 0;
+    return c;
+}
+
+static void test_scim_write_refuses_a_stale_if_match_before_writing(
+    void **state)
+{
+    qsso_scim_call_t c = qsso_test_write_call(*state, "PATCH",
+                                              "W/\"0000000000000000\"", 0);
+
+    assert_int_equal(qsso_scim_resource_write(&c, &qsso_test_rec_type), 412);
+    assert_int_equal(qsso_test_loads, 1);
+    assert_int_equal(qsso_test_writes, 0);
+}
+
+static void test_scim_write_if_match_is_412_when_another_wrote_first(
+    void **state)
+{
+    const char *v = qsso_scim_version(*state, "a");
+    static const char *const methods[] = {"PUT", "PATCH", "DELETE"};
+    int i;
+
+    for (i = 0; i < 3; i++) {
+        qsso_scim_call_t c = qsso_test_write_call(*state, methods[i], v, 1);
+        assert_int_equal(qsso_scim_resource_write(&c, &qsso_test_rec_type),
+                         412);
+        assert_non_null(strstr(c.detail, "changed while this"));
+        assert_int_equal(qsso_test_writes, 0);
+        /* The twin: the same request with no write in between. */
+        c = qsso_test_write_call(*state, methods[i], v, 0);
+        assert_int_equal(qsso_scim_resource_write(&c, &qsso_test_rec_type),
+                         i == 2 ? 204 : 200);
+        assert_int_equal(qsso_test_writes, 1);
+    }
+}
+
+static void test_scim_write_without_if_match_is_applied_again(void **state)
+{
+    qsso_scim_call_t c = qsso_test_write_call(*state, "PATCH", NULL, 2);
+
+    assert_int_equal(qsso_scim_resource_write(&c, &qsso_test_rec_type), 200);
+    assert_int_equal(qsso_test_loads, 3);
+    assert_int_equal(qsso_test_writes, 1);
+    c = qsso_test_write_call(*state, "DELETE", "*", 1);
+    assert_int_equal(qsso_scim_resource_write(&c, &qsso_test_rec_type), 204);
+    c = qsso_test_write_call(*state, "PUT", NULL, QSSO_SCIM_ATTEMPTS);
+    assert_int_equal(qsso_scim_resource_write(&c, &qsso_test_rec_type), 503);
+    assert_int_equal(qsso_test_loads, QSSO_SCIM_ATTEMPTS);
+    assert_int_equal(qsso_test_writes, 0);
+}
+
+static void test_scim_write_checks_the_body_before_writing(void **state)
+{
+    qsso_scim_call_t c = qsso_test_write_call(*state, "PUT", NULL, 0);
+
+    c.body = qsso_scim_keep(*state, json_loads("{}", 0, NULL));
+    assert_int_equal(qsso_scim_resource_write(&c, &qsso_test_rec_type), 400);
+    c = qsso_test_write_call(*state, "PATCH", NULL, 0);
+    c.body = qsso_scim_keep(*state, json_loads(
+        "{\"Operations\":[{\"op\":\"replace\",\"path\":\"other\","
+        "\"value\":\"b\"}]}", 0, NULL));
+    assert_int_equal(qsso_scim_resource_write(&c, &qsso_test_rec_type), 400);
+    qsso_assert_str(c.scim_type, "invalidPath");
+    assert_int_equal(qsso_test_writes, 0);
+}
+
 static void test_scim_error_document_follows_rfc7644(void **state)
 {
     qsso_scim_call_t c = qsso_test_call(*state);
@@ -652,6 +827,10 @@ int main(void)
         QSSO_TEST(test_scim_time_is_rfc3339_utc),
         QSSO_TEST(test_scim_patch_ops_accept_both_client_shapes),
         QSSO_TEST(test_scim_patch_ops_refuse_malformed_operations),
+        QSSO_TEST(test_scim_write_refuses_a_stale_if_match_before_writing),
+        QSSO_TEST(test_scim_write_if_match_is_412_when_another_wrote_first),
+        QSSO_TEST(test_scim_write_without_if_match_is_applied_again),
+        QSSO_TEST(test_scim_write_checks_the_body_before_writing),
         QSSO_TEST(test_scim_error_document_follows_rfc7644),
         QSSO_TEST(test_scim_schema_finds_attributes_case_insensitively),
         QSSO_TEST(test_scim_discovery_documents_list_every_schema),
