@@ -82,12 +82,10 @@ int qsso_login_start(request_rec *r, const qsso_dir_conf_t *c,
 {
     qsso_request_input_t in;
     qsso_request_t req;
-    qsso_err_t err;
-    int rc;
-
     const qsso_srv_conf_t *sc =
         ap_get_module_config(r->server->module_config, &qsso_module);
-    int log;
+    qsso_err_t err;
+    int rc, log;
 
     memset(&err, 0, sizeof(err));
     if (protect && qsso_login_is_script(r)) {

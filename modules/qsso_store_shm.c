@@ -1,10 +1,14 @@
 /*
  * The embedded store, `QSSOStore shm[:BYTES]`, for a single host without
- * Redis: sessions, pending requests and the replay cache in Apache's
- * shared-memory object cache (mod_socache_shmcb), shared by every process
- * of the server. shmcb is not safe across processes by itself, so every
- * operation holds a global mutex; "take" and "add" are a read and a write
- * under one lock, which makes them as atomic as Redis' GETDEL and SET NX.
+ * Redis, shared by every process of the server. Three regions, so that
+ * what unauthenticated clients write cannot push out the rest: sessions
+ * and pending logins in two caches of Apache's shared-memory object cache
+ * (mod_socache_shmcb, which evicts its oldest record when full), and the
+ * replay cache in a fixed-slot key set (qsso_keyset.c) that refuses a new
+ * ID rather than forget one. shmcb is not safe across processes by
+ * itself, so every operation holds a global mutex; "take", "add" and
+ * "count" are a read and a write under one lock, which makes them as
+ * atomic as Redis' GETDEL, SET NX and a script.
  *
  * The cache and its mutex belong to a configuration generation, as
  * mod_ssl's session cache does: a restart, graceful or not, starts with an
