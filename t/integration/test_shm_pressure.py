@@ -100,3 +100,13 @@ def test_pending_logins_are_capped_per_address_with_shm(fresh, refusal):
     r = Browser(h).get("/dash/")
     refusal(h, r, 429, 2010)
     assert 1 <= int(r.headers["Retry-After"]) <= 180
+
+
+def test_largest_size_starts_and_serves_logins(fresh):
+    """shm:104857600: 65.5 MB of sessions, the most one shmcb cache takes
+    (above 64 MiB mod_socache_shmcb refused it and the server did not
+    start)."""
+    h = fresh.start(redis=Shm("shm:104857600"), extra=SHMCB)
+    b = Browser(h)
+    assert b.login().status_code == 303
+    assert b.get("/dash/").status_code == 200
