@@ -136,11 +136,9 @@ const char *qsso_store_parse_url(apr_pool_t *p, const char *url,
         char *e;
         apr_int64_t n = url[3] ? apr_strtoi64(url + 4, &e, 10) : 1048576;
         out->scheme = "shm";
-        /* At most 100 MiB: the session region (5/8 of it) must stay
-         * under mod_socache_shmcb's 64 MiB per cache. */
         if ((url[3] && (!apr_isdigit(url[4]) || *e != '\0')) || n < 65536
-            || n > APR_INT64_C(104857600))
-            return "has a size that is not 65536-104857600 bytes "
+            || n > APR_INT64_C(1073741824))
+            return "has a size that is not 65536-1073741824 bytes "
                    "(shm or shm:BYTES)";
         out->shm_bytes = (apr_size_t)n;
         return NULL;
