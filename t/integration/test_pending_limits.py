@@ -104,3 +104,27 @@ def test_configtest_names_a_bad_cap(workdir, redis):
     rc, out = h.configtest()
     assert rc != 0 and "QSSOPendingLoginsPerAddress" in out \
         and "'lots'" in out, out
+
+
+def test_ipv6_client_is_counted_by_its_64(fresh, redis, log):
+    """Over IPv6 the counter is the client's /64: ::1 counts as ::/64."""
+    port6 = harness.free_port()
+    h = fresh.start(qsso={"QSSOPendingLoginsPerAddress": "2"},
+                    extra="Listen [::1]:%d" % port6)
+    redis.cli("DEL", "qsso:pend-addr:::/64", "qsso:pend-addr:127.0.0.1")
+
+    def get6():
+        c = http.client.HTTPConnection("::1", port6, timeout=10)
+        c.request("GET", "/dash/", headers={"Connection": "close"})
+        r = c.getresponse()
+        r.read()
+        c.close()
+        return r.status
+
+    assert [get6() for _ in range(3)] == [302, 302, 429]
+    assert redis.cli("GET", "qsso:pend-addr:::/64") == "3"
+    log.expect("QSSO2010")
+    line = [l for l in h.log() if "QSSO2010" in l][0]
+    assert "counted as ::/64" in line, line
+    # IPv4 clients are counted apart.
+    assert Browser(h).get("/dash/").status_code == 302
