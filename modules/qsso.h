@@ -131,6 +131,8 @@ typedef struct {
     const char *store_url;
     const char *store_where;       /* file:line of QSSOStore */
     int session_cache;             /* QSSOSessionCache; QSSO_UNSET: On */
+    int pending_per_address;       /* QSSOPendingLoginsPerAddress; 0: no
+                                    * cap; QSSO_UNSET: the default */
 } qsso_srv_conf_t;
 
 /* A SAML attribute with all its values, in document order. */

@@ -134,6 +134,7 @@ void *qsso_config_create_srv(apr_pool_t *p, server_rec *s)
 
     (void)s;
     sc->session_cache = QSSO_UNSET;
+    sc->pending_per_address = QSSO_UNSET;
     return sc;
 }
 
@@ -145,6 +146,8 @@ void *qsso_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     n->store_url = QSSO_MERGE_PTR(add->store_url, base->store_url);
     n->store_where = QSSO_MERGE_PTR(add->store_where, base->store_where);
     n->session_cache = QSSO_MERGE(add->session_cache, base->session_cache);
+    n->pending_per_address =
+        QSSO_MERGE(add->pending_per_address, base->pending_per_address);
     return n;
 }
 
@@ -212,6 +215,28 @@ static const char *qsso_config_set_session_cache(cmd_parms *cmd,
     if (err)
         return err;
     sc->session_cache = on;
+    return NULL;
+}
+
+static const char *qsso_config_set_pending_per_address(cmd_parms *cmd,
+                                                       void *dummy,
+                                                       const char *arg)
+{
+    qsso_srv_conf_t *sc =
+        ap_get_module_config(cmd->server->module_config, &qsso_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long n;
+
+    (void)dummy;
+    if (err)
+        return err;
+    n = strtol(arg, &end, 10);
+    if (!apr_isdigit(*arg) || *end != '\0' || n < 0 || n > 1000000)
+        return apr_psprintf(cmd->pool, "QSSOPendingLoginsPerAddress: '%s' "
+                            "is not a number of logins (0-1000000; 0 turns "
+                            "the cap off)", arg);
+    sc->pending_per_address = (int)n;
     return NULL;
 }
 
@@ -576,6 +601,10 @@ const command_rec qsso_config_cmds[] = {
                  "Whether each Apache process keeps the sessions it has read "
                  "from the store, dropping them as soon as they change "
                  "anywhere."),
+    AP_INIT_TAKE1("QSSOPendingLoginsPerAddress",
+                  qsso_config_set_pending_per_address, NULL, RSRC_CONF,
+                  "How many logins one client address may start within the "
+                  "180 seconds a pending login lives."),
     QSSO_DIR_TAKE1("QSSOSPBaseURL", qsso_config_set_base_url,
                    "The public scheme://host[:port] of the site as browsers "
                    "see it."),

@@ -143,3 +143,11 @@ int qsso_conf_require_encrypted(const qsso_dir_conf_t *c)
 {
     return c->require_encrypted == 1;
 }
+
+int qsso_conf_pending_per_address(const qsso_srv_conf_t *sc)
+{
+    /* generous: a campus NAT or a proxy without mod_remoteip is one
+     * address for thousands of users */
+    return sc->pending_per_address == QSSO_UNSET ? 1000
+                                                 : sc->pending_per_address;
+}

@@ -22,6 +22,11 @@ static const qsso_err_entry_t qsso_err_table[] = {
      "page can start a login itself"},
     {2003, 500, APLOG_ERR, "The sign-in request could not be created",
      "check QSSOSPPrivateKeyFile and the IdP SSO endpoints"},
+    {2010, 429, APLOG_WARNING, "Too many sign-ins from your network",
+     "one client address started more logins than "
+     "QSSOPendingLoginsPerAddress allows within 180 s; if many users share "
+     "it (a NAT, or a proxy in front of Apache without mod_remoteip), "
+     "raise the directive"},
     {2101, 405, APLOG_WARNING, "The sign-in endpoint only accepts POST",
      "configure the IdP to use the HTTP-POST binding for the ACS URL"},
     {2102, 413, APLOG_WARNING, "The sign-in response is too large",
@@ -58,7 +63,7 @@ static const qsso_err_entry_t qsso_err_table[] = {
      "set the ACS URL at the IdP to the one in the SP metadata, or set "
      "QSSOSPBaseURL to the address browsers use"},
     {2117, 403, APLOG_WARNING, "The sign-in took too long or was already used",
-     "the pending request expired (300 s) or was used; start again"},
+     "the pending request expired (180 s) or was used; start again"},
     {2118, 403, APLOG_WARNING, "Sign-in must start at this site",
      "set QSSOAllowIdPInitiated On to accept IdP-initiated logins"},
     {2119, 403, APLOG_ERR, "The sign-in is not valid yet",
@@ -98,6 +103,9 @@ static const qsso_err_entry_t qsso_err_table[] = {
      "IdP"},
     {3001, 503, APLOG_ERR, "Sign-in is temporarily unavailable",
      "the session store (QSSOStore) is unreachable or failing; check Redis"},
+    {3030, 503, APLOG_ERR, "Sign-in is temporarily unavailable",
+     "the replay cache of QSSOStore shm is full of assertion IDs that have "
+     "not expired; raise shm:BYTES (1/8 of it holds them) or use Redis"},
     {4001, 403, APLOG_ERR, "Your account is missing its email address",
      "release the attribute named by QSSOEmailAttribute at the IdP"},
     {4002, 403, APLOG_ERR, "Your account is missing its username",

@@ -31,6 +31,10 @@ int qsso_err_status(int code);
  * In qsso_refuse.c, the one part that needs httpd. */
 int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp);
 
+/* Like qsso_refuse without the log line, for a refusal of a kind that is
+ * logged once per window (2010) and was logged already. */
+int qsso_refuse_quiet(request_rec *r, const qsso_err_t *err);
+
 /* The user's page for code with reference ref (and an extra paragraph of
  * HTML, or NULL) unless an ErrorDocument is configured; sets
  * QSSO_ERROR_CODE and QSSO_ERROR_REF. Logs nothing. */

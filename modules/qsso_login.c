@@ -82,8 +82,10 @@ int qsso_login_start(request_rec *r, const qsso_dir_conf_t *c,
 {
     qsso_request_input_t in;
     qsso_request_t req;
+    const qsso_srv_conf_t *sc =
+        ap_get_module_config(r->server->module_config, &qsso_module);
     qsso_err_t err;
-    int rc;
+    int rc, log;
 
     memset(&err, 0, sizeof(err));
     if (protect && qsso_login_is_script(r)) {
@@ -91,6 +93,21 @@ int qsso_login_start(request_rec *r, const qsso_dir_conf_t *c,
                      "(script or non-GET); the page must start a login",
                      r->method);
         return qsso_refuse(r, &err, c->idp->entity_id);
+    }
+    /* Every unauthenticated GET gets here and makes the store keep a
+     * record: it is capped per client address, and kept small. */
+    if ((rc = qsso_session_admit_pending(
+             r, qsso_conf_pending_per_address(sc), &log, &err)) != QSSO_OK)
+        return log ? qsso_refuse(r, &err, c->idp->entity_id)
+                   : qsso_refuse_quiet(r, &err);
+    if (strlen(return_to) > QSSO_PENDING_MAX_RETURN) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, QSSO_LOGNO(2011)
+                      "return path of %" APR_SIZE_T_FMT " bytes is over the "
+                      "%d byte limit of a pending login; the login will "
+                      "land on %s", strlen(return_to),
+                      QSSO_PENDING_MAX_RETURN,
+                      qsso_conf_default_relay_state(c));
+        return_to = qsso_conf_default_relay_state(c);
     }
     memset(&in, 0, sizeof(in));
     in.id = qsso_request_new_id(r->pool);

@@ -94,3 +94,12 @@ int qsso_refuse(request_rec *r, const qsso_err_t *err, const char *idp)
     qsso_refuse_page(r, err->code, ref, NULL);
     return status;
 }
+
+int qsso_refuse_quiet(request_rec *r, const qsso_err_t *err)
+{
+    const char *code = apr_psprintf(r->pool, "QSSO%04d", err->code);
+
+    apr_table_setn(r->notes, "qsso-error-code", code);
+    qsso_refuse_page(r, err->code, qsso_refuse_make_ref(r->pool), NULL);
+    return qsso_err_status(err->code);
+}

@@ -19,13 +19,20 @@
 #include "qsso_config.h"
 #include "qsso_cookie.h"
 #include "qsso_errors.h"
+#include "qsso_pending.h"
 #include "qsso_session.h"
 #include "qsso_store.h"
 #include "qsso_users.h"
 
 APLOG_USE_MODULE(qsso);
 
-#define QSSO_PENDING_TTL 300
+/* seconds a pending login waits for the IdP's answer: long enough for a
+ * password and a second factor (a push, a code from an app or an SMS),
+ * short enough that a flood of unauthenticated GETs holds little. A login
+ * that takes longer gets 2117 and starts again (the IdP session it made
+ * then answers at once). docs/directives.md (QSSOPendingLoginsPerAddress)
+ * cites it. */
+#define QSSO_PENDING_TTL 180
 
 /* Kept in the top request (not a subrequest, not an internal redirect),
  * so every subrequest of a page shares one load; the record lives in that
@@ -212,14 +219,51 @@ int qsso_session_destroy(request_rec *r, const qsso_dir_conf_t *c,
     return QSSO_OK;
 }
 
+int qsso_session_admit_pending(request_rec *r, int cap, int *log,
+                               qsso_err_t *err)
+{
+    qsso_store_t *st = qsso_store_process();
+    const char *key = qsso_pending_address_key(r->pool, r->useragent_ip);
+    const char *why = NULL;
+    apr_int64_t n;
+    int left;
+
+    *log = 1;
+    if (cap == 0 || key == NULL)
+        return QSSO_OK;
+    if (st == NULL
+        || qsso_store_count(st, r->pool, key, QSSO_PENDING_TTL, &n, &left,
+                            &why) != QSSO_STORE_OK)
+        return qsso_session_store_error(r, "counting the pending logins",
+                                        why, err);
+    if (n <= cap)
+        return QSSO_OK;
+    /* One log line per address and window: a flood must not flood the
+     * log too. */
+    *log = n == (apr_int64_t)cap + 1;
+    apr_table_setn(r->err_headers_out, "Retry-After",
+                   apr_itoa(r->pool, left > 0 ? left : 1));
+    return qsso_err_set(r->pool, err, 2010, "client %s (counted as %s) "
+                        "started more than %d logins within %d s "
+                        "(QSSOPendingLoginsPerAddress); further ones are "
+                        "refused for %d s without a log line",
+                        r->useragent_ip,
+                        key + sizeof(QSSO_PENDING_ADDR_PREFIX) - 1, cap,
+                        QSSO_PENDING_TTL, left);
+}
+
 int qsso_session_save_pending(request_rec *r, const char *id,
                               const char *relay, const char *return_to,
                               qsso_err_t *err)
 {
     qsso_store_t *st = qsso_store_process();
-    const char *rec = apr_pstrcat(r->pool, relay, "\n", return_to, NULL);
-    const char *why = NULL;
+    const char *rec, *why = NULL;
 
+    /* The caller (qsso_login_start) bounds the return path; this keeps
+     * any other caller from storing more. */
+    if (strlen(return_to) > QSSO_PENDING_MAX_RETURN)
+        return_to = "/";
+    rec = apr_pstrcat(r->pool, relay, "\n", return_to, NULL);
     if (st == NULL
         || qsso_store_set(st, r->pool, apr_pstrcat(r->pool, "qsso:req:", id,
                                                    NULL),
@@ -295,6 +339,9 @@ int qsso_session_check_replay(request_rec *r, const char *idp,
         return qsso_err_set(r->pool, err, 2124, "assertion ID \"%s\" was "
                             "already accepted once",
                             qsso_codec_log_escape(r->pool, assertion_id, 80));
+    case QSSO_STORE_FULL:
+        /* Refused, never accepted unchecked: the cache cannot evict. */
+        return qsso_err_set(r->pool, err, 3030, "%s", why);
     default:
         return qsso_session_store_error(r, "checking replay", why, err);
     }

@@ -24,7 +24,18 @@ int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
 int qsso_session_destroy(request_rec *r, const qsso_dir_conf_t *c,
                          qsso_err_t *err);
 
-/* Pending SP-initiated login, keyed by AuthnRequest ID, 300 s. */
+/* bytes: the longest return path a pending login keeps; a longer one
+ * lands on QSSODefaultRelayState instead (qsso_login_start). */
+#define QSSO_PENDING_MAX_RETURN 2048
+
+/* Counts one more login started from this request's client address (its
+ * /64 for IPv6) within the pending logins' lifetime: QSSO_OK up to cap
+ * (0: no cap), 2010 beyond it, with Retry-After set and *log 0 unless
+ * this is the first refusal of the address's window; 3001 when the store
+ * fails. */
+int qsso_session_admit_pending(request_rec *r, int cap, int *log,
+                               qsso_err_t *err);
+/* Pending SP-initiated login, keyed by AuthnRequest ID, 180 s. */
 int qsso_session_save_pending(request_rec *r, const char *id,
                               const char *relay, const char *return_to,
                               qsso_err_t *err);

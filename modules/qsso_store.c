@@ -260,6 +260,14 @@ qsso_store_rc_e qsso_store_del(qsso_store_t *st, apr_pool_t *p,
     return st->backend->del(st->impl, p, key, err);
 }
 
+qsso_store_rc_e qsso_store_count(qsso_store_t *st, apr_pool_t *p,
+                                 const char *key, int window,
+                                 apr_int64_t *n, int *left,
+                                 const char **err)
+{
+    return st->backend->count(st->impl, p, key, window, n, left, err);
+}
+
 qsso_store_rc_e qsso_store_command(qsso_store_t *st, apr_pool_t *p, int argc,
                                    const char **argv,
                                    const apr_size_t *argvlen,

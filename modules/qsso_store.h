@@ -25,6 +25,9 @@ typedef enum {
     QSSO_STORE_OK = 0,
     QSSO_STORE_NOTFOUND,    /* get/take: no such key */
     QSSO_STORE_EXISTS,      /* add: the key was already there */
+    QSSO_STORE_FULL,        /* add: no room, and the store evicts nothing
+                             * to make some (QSSOStore shm's replay
+                             * cache); *err says which region */
     QSSO_STORE_ERROR        /* unreachable or failing; *err says why */
 } qsso_store_rc_e;
 
@@ -100,6 +103,13 @@ qsso_store_rc_e qsso_store_add(qsso_store_t *st, apr_pool_t *p,
                                const char **err);
 qsso_store_rc_e qsso_store_del(qsso_store_t *st, apr_pool_t *p,
                                const char *key, const char **err);
+/* Adds one to the counter under key in one atomic step; the counter ends
+ * `window` seconds after its first count. *n is the count with this one,
+ * *left the seconds until the counter ends. */
+qsso_store_rc_e qsso_store_count(qsso_store_t *st, apr_pool_t *p,
+                                 const char *key, int window,
+                                 apr_int64_t *n, int *left,
+                                 const char **err);
 
 /* Runs one command of the backend's own language (Redis) with binary-safe
  * arguments; the reply lives in p. An error reply is QSSO_STORE_ERROR with

@@ -753,8 +753,50 @@ static qsso_store_rc_e qsso_store_redis_command(void *impl, apr_pool_t *p,
     return *reply ? QSSO_STORE_OK : QSSO_STORE_ERROR;
 }
 
+/* INCR and the expiry of a new counter in one script: two commands could
+ * let a counter that expires between them come back without an expiry,
+ * which would refuse its address for good. A counter somehow left without
+ * one (TTL -1) gets it too. */
+static const char qsso_store_redis_count_script[] =
+    "local n = redis.call('INCR', KEYS[1]) "
+    "local t = redis.call('TTL', KEYS[1]) "
+    "if t < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) "
+    "t = tonumber(ARGV[1]) end "
+    "return {n, t}";
+
+static qsso_store_rc_e qsso_store_redis_count(void *impl, apr_pool_t *p,
+                                              const char *key, int window,
+                                              apr_int64_t *n, int *left,
+                                              const char **err)
+{
+    const char *w = apr_itoa(p, window);
+    const char *argv[5] = {"EVAL", qsso_store_redis_count_script, "1", key,
+                           w};
+    size_t argvlen[5] = {4, sizeof(qsso_store_redis_count_script) - 1, 1,
+                         strlen(key), strlen(w)};
+    redisReply *rep = qsso_store_redis_run(impl, p, 5, argv, argvlen, err);
+    qsso_store_rc_e rc = QSSO_STORE_ERROR;
+
+    if (rep == NULL)
+        return QSSO_STORE_ERROR;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2
+        && rep->element[0]->type == REDIS_REPLY_INTEGER
+        && rep->element[1]->type == REDIS_REPLY_INTEGER) {
+        *n = rep->element[0]->integer;
+        *left = (int)rep->element[1]->integer;
+        rc = QSSO_STORE_OK;
+    }
+    else {
+        *err = apr_psprintf(p, "the counter script answered %s",
+                            rep->type == REDIS_REPLY_ERROR ? rep->str
+                                                          : "an odd reply");
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
 const qsso_store_backend_t qsso_store_redis_backend = {
     "redis", qsso_store_redis_open, qsso_store_redis_get,
-    qsso_store_redis_set, qsso_store_redis_del, qsso_store_redis_command,
-    qsso_store_redis_note
+    qsso_store_redis_set, qsso_store_redis_del, qsso_store_redis_count,
+    qsso_store_redis_command, qsso_store_redis_note
 };

@@ -25,6 +25,10 @@ typedef struct qsso_store_backend_t {
                            const char **err);
     qsso_store_rc_e (*del)(void *impl, apr_pool_t *p, const char *key,
                            const char **err);
+    /* qsso_store_count. */
+    qsso_store_rc_e (*count)(void *impl, apr_pool_t *p, const char *key,
+                             int window, apr_int64_t *n, int *left,
+                             const char **err);
     /* Any command, for the user directory; NULL when unsupported. */
     qsso_store_rc_e (*command)(void *impl, apr_pool_t *p, int argc,
                                const char **argv, const apr_size_t *argvlen,

@@ -7,6 +7,17 @@
 #include "qsso.h"
 #include "qsso_store.h"
 
+/* How QSSOStore shm:BYTES is shared out (docs/directives.md, QSSOStore):
+ * 5/8 for sessions, 1/4 for pending logins, 1/8 for the replay cache. */
+typedef struct {
+    apr_size_t session_bytes;   /* shmcb: the oldest is evicted when full */
+    apr_size_t pending_bytes;   /* shmcb: the oldest is evicted when full */
+    apr_size_t seen_bytes;      /* fixed slots: refuses when full */
+    apr_size_t seen_ids;        /* assertion IDs it holds at most */
+} qsso_store_shm_split_t;
+
+void qsso_store_shm_split(apr_size_t bytes, qsso_store_shm_split_t *out);
+
 /* pre_config: registers the mutex type "qsso-shm" (Mutex directive). */
 void qsso_store_shm_register(apr_pool_t *pconf);
 /* NULL when mod_socache_shmcb is loaded, else what to load. */

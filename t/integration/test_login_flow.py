@@ -35,7 +35,7 @@ def test_protected_get_without_session_redirects_to_idp(site, redis):
     assert relay and "dash" not in relay and "/" not in relay
     key = "qsso:req:" + req.get("ID")
     assert key in redis.keys("qsso:req:*")
-    assert 250 <= int(redis.cli("TTL", key)) <= 300
+    assert 170 <= int(redis.cli("TTL", key)) <= 180   # QSSO_PENDING_TTL
 
 
 def test_each_login_gets_a_unique_request_id(site):

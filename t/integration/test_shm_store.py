@@ -29,6 +29,9 @@ def test_configtest_checks_the_shm_store(workdir):
     rc, out = harness.Httpd(workdir, Shm("shm:2097152"),
                             extra=SHMCB).configtest()
     assert rc == 0, out
+    rc, out = harness.Httpd(workdir, Shm("shm:1073741825"),
+                            extra=SHMCB).configtest()
+    assert rc != 0 and "1073741824" in out, out
     # What needs the user directory says that it needs Redis.
     rc, out = harness.Httpd(workdir, Shm(), extra=SHMCB,
                             qsso={"QSSOJITProvisioning": "Off"}).configtest()
