@@ -6,8 +6,8 @@
  *
  * Values compare exactly (case-sensitive), against the session's mapped
  * fields; a dashboard attribute matches when any one of its values (kept
- * apart, never split at "::") equals one listed. A user with no session is sent to sign in first
- * (AUTHZ_DENIED_NO_USER). A denial records which rule of which section
+ * apart, never split at "::") equals one listed. A user with no session is
+ * sent to sign in first (AUTHZ_DENIED_NO_USER). A denial records which rule of which section
  * failed; the page says so, and one log line is written only when the
  * request really ends in 403 (a RequireAny may still grant it).
  */

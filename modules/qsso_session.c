@@ -1,12 +1,15 @@
 /*
  * Sessions live in the store under the SHA-256 of their cookie value (a
  * leaked store dump holds no usable cookies), with the store's own expiry
- * at the session's end. A protected request costs at most one store round
- * trip, once per request however many subrequests it makes, and none when
- * the process has the record cached (QSSOSessionCache, qsso_store.h). Pending login
- * requests and seen assertion IDs are store records too, so every front
- * end sees them. The cookie value and record formats are in qsso_cookie.c,
- * which needs no request.
+ * at the session's end. A protected request costs one store round trip
+ * per session cookie it carries (at most QSSO_SESSION_COOKIE_TRIES,
+ * usually one), once per request however many subrequests it makes, and
+ * none when the process has the record cached (QSSOSessionCache,
+ * qsso_store.h). A session opens only sections of the SP and IdP it was
+ * issued for (qsso_session_check_bound): the store is server-wide, the
+ * sites on it are not. Pending login requests and seen assertion IDs are
+ * store records too, so every front end sees them. The cookie value and
+ * record formats are in qsso_cookie.c, which needs no request.
  */
 #include <string.h>
 #include <httpd.h>
@@ -45,7 +48,9 @@ typedef struct {
     int loaded;
     const char *cookie_name;    /* the name they were read for */
     int n;
-    qsso_session_candidate_t cand[QSSO_SESSION_COOKIE_TRIES];
+    qsso_session_candidate_t *cand;     /* n of them; a fresh array at
+                                         * each read, so no request's pick
+                                         * ever changes under it */
     apr_pool_t *pool;           /* the top request's */
     /* every request that loaded: its pick */
     int picked;
@@ -113,6 +118,8 @@ static void qsso_session_read_ids(request_rec *r, const qsso_dir_conf_t *c,
     names[0] = qsso_conf_cookie_name(c);
     names[1] = qsso_conf_cookie_legacy_name(c);
     sc->n = 0;
+    sc->cand = apr_pcalloc(sc->pool, QSSO_SESSION_COOKIE_TRIES
+                                         * sizeof(*sc->cand));
     for (k = 0; k < 2 && names[k]; k++) {
         n = qsso_session_parse_cookies(sc->pool, header, names[k], ids,
                                        QSSO_SESSION_COOKIE_TRIES);
@@ -120,7 +127,6 @@ static void qsso_session_read_ids(request_rec *r, const qsso_dir_conf_t *c,
         for (i = 0; i < n && i < QSSO_SESSION_COOKIE_TRIES
                     && sc->n < QSSO_SESSION_COOKIE_TRIES; i++) {
             qsso_session_candidate_t *cd = &sc->cand[sc->n++];
-            memset(cd, 0, sizeof(*cd));
             cd->id = ids[i];
             cd->name = names[k];
             cd->legacy = k == 1;
@@ -180,8 +186,8 @@ static int qsso_session_read(request_rec *r, const qsso_dir_conf_t *c,
 static int qsso_session_is_ours(request_rec *r, const qsso_dir_conf_t *c,
                                 const qsso_session_candidate_t *cd)
 {
-    const qsso_srv_conf_t *ssc = ap_get_module_config(r->server->module_config,
-                                                      &qsso_module);
+    const qsso_srv_conf_t *ssc =
+        ap_get_module_config(r->server->module_config, &qsso_module);
     const qsso_session_t *s = cd->session;
     const char *idp = c->idp ? c->idp->entity_id : NULL;
     int rc;

@@ -98,8 +98,8 @@ static void test_session_cookie_lists_every_id_in_order(void **state)
      * another application set for its sub-path comes before the user's
      * own, so every one is returned for the caller to try. */
     assert_int_equal(qsso_session_parse_cookies(
-        *state, "qsso_session=" ID_A "; x=1; qsso_session=" ID_B, "qsso_session",
-        ids, QSSO_SESSION_COOKIE_TRIES), 2);
+        *state, "qsso_session=" ID_A "; x=1; qsso_session=" ID_B,
+        "qsso_session", ids, QSSO_SESSION_COOKIE_TRIES), 2);
     qsso_assert_str(ids[0], ID_A);
     qsso_assert_str(ids[1], ID_B);
     /* the same ID twice is tried once */
