@@ -182,9 +182,10 @@ static int qsso_session_read(request_rec *r, const qsso_dir_conf_t *c,
     return QSSO_OK;
 }
 
-/* Is candidate cd a session of section c? Says why not in one line. */
+/* Is candidate cd a session of section c? Says why not in one line when
+ * told to (once per request: load tells it, destroy after load not). */
 static int qsso_session_is_ours(request_rec *r, const qsso_dir_conf_t *c,
-                                const qsso_session_candidate_t *cd)
+                                const qsso_session_candidate_t *cd, int say)
 {
     const qsso_srv_conf_t *ssc =
         ap_get_module_config(r->server->module_config, &qsso_module);
@@ -201,6 +202,8 @@ static int qsso_session_is_ours(request_rec *r, const qsso_dir_conf_t *c,
     else
         rc = qsso_session_check_bound(s, c->sp_entity_id, idp,
                                       ssc->sp_entity_ids);
+    if (rc == QSSO_OK || !say)
+        return rc == QSSO_OK;
     if (rc == 3010)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(3010)
                       "session of user=%s was issued for SP \"%s\" and "
@@ -248,7 +251,8 @@ int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
     /* The first live record of this section wins, so a cookie sent before
      * the user's own (another path's, a stale one) cannot sign them out. */
     for (i = 0; i < sc->n && own->pick == NULL; i++)
-        if (sc->cand[i].session && qsso_session_is_ours(r, c, &sc->cand[i]))
+        if (sc->cand[i].session
+            && qsso_session_is_ours(r, c, &sc->cand[i], 1))
             own->pick = &sc->cand[i];
     *out = own->pick ? own->pick->session : NULL;
     return QSSO_OK;
@@ -332,35 +336,59 @@ int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
     return QSSO_OK;
 }
 
+/* Expires cookie name unless this response already does. */
+static void qsso_session_expire(request_rec *r, const qsso_dir_conf_t *c,
+                                const char *name)
+{
+    const char *v = qsso_session_cookie(r, c, name, "", 1);
+    const apr_array_header_t *h = apr_table_elts(r->err_headers_out);
+    int i;
+
+    for (i = 0; i < h->nelts; i++) {
+        const apr_table_entry_t *e = &APR_ARRAY_IDX(h, i, apr_table_entry_t);
+        if (!strcasecmp(e->key, "Set-Cookie") && !strcmp(e->val, v))
+            return;
+    }
+    apr_table_addn(r->err_headers_out, "Set-Cookie", v);
+}
+
 int qsso_session_destroy(request_rec *r, const qsso_dir_conf_t *c,
                          qsso_err_t *err)
 {
     qsso_session_cache_t *sc = qsso_session_cache(r), *own;
     qsso_store_t *st = qsso_store_process();
-    qsso_session_candidate_t *cd;
     qsso_session_t *s;
     const char *why = NULL;
-    int i, live = 0;
+    int i, live = 0, ended = 0;
 
     if (qsso_session_load(r, c, &s, err) != QSSO_OK)
         return err->code;
     own = qsso_session_own(r);
-    if ((cd = own->pick) != NULL) {
+    own->pick = NULL;
+    /* Every session of this section the request carries ends, not only
+     * the one in use: during an upgrade an old front end's session under
+     * the old cookie name would otherwise outlive the logout. */
+    for (i = 0; i < sc->n; i++) {
+        qsso_session_candidate_t *cd = &sc->cand[i];
+        if (cd->session == NULL)
+            continue;
+        if (!qsso_session_is_ours(r, c, cd, 0)) {
+            live++;
+            continue;
+        }
         if (qsso_store_del(st, r->pool, qsso_session_key(r->pool, cd->id),
                            &why) != QSSO_STORE_OK)
             return qsso_session_store_error(r, "deleting the session", why,
                                             err);
         cd->session = NULL;
-        own->pick = NULL;
+        qsso_session_expire(r, c, cd->name);
+        ended++;
     }
     /* A session of another site on this host (same cookie name) is not
      * ours to end: its record and its cookie stay, so a logout link here
      * cannot sign the user out there. */
-    for (i = 0; i < sc->n; i++)
-        live += sc->cand[i].session != NULL;
-    if (cd || live == 0)
-        apr_table_addn(r->err_headers_out, "Set-Cookie", qsso_session_cookie(
-            r, c, cd ? cd->name : qsso_conf_cookie_name(c), "", 1));
+    if (ended == 0 && live == 0)
+        qsso_session_expire(r, c, qsso_conf_cookie_name(c));
     return QSSO_OK;
 }
 

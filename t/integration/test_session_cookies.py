@@ -192,3 +192,24 @@ def test_host_prefixed_name_without_secure_fails_configtest(workdir, redis):
         "QSSOCookieName": "__Host-portal", "QSSOCookieSecure": "On"})
     rc, out = h.configtest()
     assert rc == 0, out
+
+
+def test_logout_during_the_upgrade_ends_the_old_session_too(fresh, redis):
+    """A user with an old front end's session (qsso_session) who signed in
+    again (__Host-) is signed out of both by one logout."""
+    site = HttpsSite(fresh)
+    b, _ = site.login(email="old@example.org")
+    old = put_old_record(redis)
+    url = b.logout_url()                    # the __Host- session's token
+    new = b.cookie
+    r = b.request("GET", url, headers={"Cookie": "%s=%s; qsso_session=%s"
+                                       % (new[0], new[1], old)})
+    assert r.status_code == 303
+    expired = sorted(n for n, v, a in set_cookies(r)
+                     if v == "" and a.get("max-age") == "0")
+    assert expired == ["__Host-qsso_session", "qsso_session"]
+    assert redis.cli("EXISTS", key_of(new[1])) == "0"
+    assert redis.cli("EXISTS", key_of(old)) == "0"
+    for cookie in (new, ("qsso_session", old)):
+        b.before, b.cookie = [], cookie
+        assert b.get("/dash/").status_code == 302
