@@ -133,6 +133,11 @@ typedef struct {
     int session_cache;             /* QSSOSessionCache; QSSO_UNSET: On */
     int pending_per_address;       /* QSSOPendingLoginsPerAddress; 0: no
                                     * cap; QSSO_UNSET: the default */
+    int sp_entity_ids;             /* distinct QSSOSPEntityID values of the
+                                    * whole server (every vhost and
+                                    * section), counted by the startup
+                                    * checks; decides whether a record of
+                                    * the previous format may open a page */
 } qsso_srv_conf_t;
 
 /* A SAML attribute with all its values, in document order. */
@@ -163,10 +168,11 @@ typedef struct {
     const char *subject;           /* user, when known */
 } qsso_err_t;
 
-/* A dashboard attribute: its Name and its values joined with "::". */
+/* A dashboard attribute: its Name and its values, kept apart; they are
+ * joined with "::" only when exported to the backend. */
 typedef struct {
     const char *name;
-    const char *value;
+    apr_array_header_t *values;    /* of const char *, none empty */
 } qsso_dash_attr_t;
 
 /* The signed-in user, as stored in the session record. */
@@ -174,7 +180,10 @@ typedef struct {
     const char *username;          /* local: with "#brand" when configured */
     const char *email;
     const char *name_id;
-    const char *idp;
+    const char *idp;               /* entity ID of the IdP that signed in */
+    const char *sp;                /* QSSOSPEntityID it was issued for;
+                                    * NULL in a record of the previous
+                                    * format ("qsso2"), which has none */
     apr_time_t expires;
     const char *first_name;
     const char *last_name;

@@ -45,16 +45,26 @@ static void qsso_attrs_set(request_rec *r, int headers, const char *env,
                        qsso_attrs_header_value(r->pool, value));
 }
 
+/* A list of values as the backend sees it: joined with "::". No value
+ * holds "::" (the login refuses it, QSSO4030), so the join is exact. */
+static const char *qsso_attrs_join(apr_pool_t *p,
+                                   const apr_array_header_t *values)
+{
+    const char *out = "";
+    int i;
+
+    for (i = 0; values && i < values->nelts; i++)
+        out = apr_pstrcat(p, out, i ? "::" : "",
+                          APR_ARRAY_IDX(values, i, const char *), NULL);
+    return out;
+}
+
 void qsso_attrs_export(request_rec *r, const qsso_dir_conf_t *c,
                        const qsso_session_t *s)
 {
     int h = qsso_conf_pass_headers(c), i;
-    const char *groups = "", *token;
+    const char *groups = qsso_attrs_join(r->pool, s->groups), *token;
 
-    for (i = 0; s->groups && i < s->groups->nelts; i++)
-        groups = apr_pstrcat(r->pool, groups, i ? "::" : "",
-                             APR_ARRAY_IDX(s->groups, i, const char *),
-                             NULL);
     apr_table_setn(r->subprocess_env, "REMOTE_USER", s->username);
     qsso_attrs_set(r, h, "QSSO_USERNAME", "X-QSSO-Username", s->username);
     qsso_attrs_set(r, h, "QSSO_EMAIL", "X-QSSO-Email", s->email);
@@ -82,7 +92,8 @@ void qsso_attrs_export(request_rec *r, const qsso_dir_conf_t *c,
                                                d->name, '_');
         const char *hdr = qsso_policy_env_name(r->pool, "X-QSSO-Attr-",
                                                d->name, '-');
-        qsso_attrs_set(r, h, env, hdr, d->value);
+        qsso_attrs_set(r, h, env, hdr,
+                       qsso_attrs_join(r->pool, d->values));
     }
 }
 

@@ -5,9 +5,9 @@
  * line is an ap_expr string, so `Require qsso-group %{env:TEAM}` works.
  *
  * Values compare exactly (case-sensitive), against the session's mapped
- * fields; a dashboard attribute matches when any of its "::"-joined values
- * equals one listed. A user with no session is sent to sign in first
- * (AUTHZ_DENIED_NO_USER). A denial records which rule of which section
+ * fields; a dashboard attribute matches when any one of its values (kept
+ * apart, never split at "::") equals one listed. A user with no session is
+ * sent to sign in first (AUTHZ_DENIED_NO_USER). A denial records which rule of which section
  * failed; the page says so, and one log line is written only when the
  * request really ends in 403 (a RequireAny may still grant it).
  */
@@ -81,17 +81,12 @@ static int qsso_authz_has(const qsso_session_t *s, qsso_authz_kind_e kind,
         for (i = 0; s->dash && i < s->dash->nelts; i++) {
             const qsso_dash_attr_t *d = &APR_ARRAY_IDX(s->dash, i,
                                                        qsso_dash_attr_t);
-            const char *p = d->value;
-            apr_size_t n = strlen(v);
+            int j;
             if (strcmp(d->name, name))
                 continue;
-            while (p) {           /* each "::"-separated value */
-                const char *end = strstr(p, "::");
-                apr_size_t len = end ? (apr_size_t)(end - p) : strlen(p);
-                if (len == n && !strncmp(p, v, n))
+            for (j = 0; d->values && j < d->values->nelts; j++)
+                if (!strcmp(APR_ARRAY_IDX(d->values, j, const char *), v))
                     return 1;
-                p = end ? end + 2 : NULL;
-            }
         }
         return 0;
     }

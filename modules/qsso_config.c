@@ -12,6 +12,7 @@
 #include <http_log.h>
 #include <http_protocol.h>
 #include <mod_auth.h>
+#include <apr_hash.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <apr_uri.h>
@@ -148,6 +149,7 @@ void *qsso_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     n->session_cache = QSSO_MERGE(add->session_cache, base->session_cache);
     n->pending_per_address =
         QSSO_MERGE(add->pending_per_address, base->pending_per_address);
+    /* sp_entity_ids is counted by the startup checks, after the merge */
     return n;
 }
 
@@ -277,6 +279,23 @@ static const char *qsso_config_set_endpoint(cmd_parms *cmd, void *cv,
     return NULL;
 }
 
+/* Every QSSOSPEntityID of the configuration, wherever it appears (vhost,
+ * section, <If>): kept with the config pool, so a restart counts afresh.
+ * Read by qsso_config_check into each server's sp_entity_ids. */
+#define QSSO_CONF_SP_IDS "qsso-sp-entity-ids"
+
+static void qsso_config_note_entity_id(cmd_parms *cmd, const char *id)
+{
+    apr_hash_t *ids = NULL;
+
+    apr_pool_userdata_get((void **)&ids, QSSO_CONF_SP_IDS, cmd->pool);
+    if (ids == NULL) {
+        ids = apr_hash_make(cmd->pool);
+        apr_pool_userdata_setn(ids, QSSO_CONF_SP_IDS, NULL, cmd->pool);
+    }
+    apr_hash_set(ids, id, APR_HASH_KEY_STRING, id);
+}
+
 static const char *qsso_config_set_entity_id(cmd_parms *cmd, void *cv,
                                              const char *arg)
 {
@@ -286,6 +305,7 @@ static const char *qsso_config_set_entity_id(cmd_parms *cmd, void *cv,
         return "QSSOSPEntityID: needs a URI of 1 to 1024 characters, e.g. "
                "https://portal.example.org/qsso";
     c->sp_entity_id = apr_pstrdup(cmd->pool, arg);
+    qsso_config_note_entity_id(cmd, c->sp_entity_id);
     return NULL;
 }
 
@@ -865,6 +885,16 @@ static void qsso_config_check_section(qsso_check_t *ck,
         qsso_config_complain(ck, "QSSORequireEncryptedAssertion On needs "
                              "QSSOSPPrivateKeyFile (and QSSOSPCertFile, "
                              "published as the SP's encryption key)");
+    /* Browsers drop a __Host- or __Secure- cookie set without Secure:
+     * every login would end signed out. */
+    if (c->cookie_name && !qsso_conf_cookie_secure(c)
+        && (!strncmp(c->cookie_name, "__Host-", 7)
+            || !strncmp(c->cookie_name, "__Secure-", 9)))
+        qsso_config_complain(ck, apr_psprintf(ck->p, "QSSOCookieName %s "
+                             "needs QSSOCookieSecure On (browsers refuse a "
+                             "cookie of that prefix without Secure); use "
+                             "another name for a plain-HTTP site",
+                             c->cookie_name));
     if (c->sp_key && c->sp_cert) {
         const char *err = qsso_keys_check_pair(ck->p, c->sp_cert, c->sp_key);
         if (err)
@@ -925,10 +955,17 @@ static void qsso_config_check_vector(qsso_check_t *ck, ap_conf_vector_t *v,
 int qsso_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     qsso_check_t ck;
+    apr_hash_t *ids = NULL;
+    server_rec *v;
 
-    (void)pconf;
     memset(&ck, 0, sizeof(ck));
     ck.p = ptemp;
+    apr_pool_userdata_get((void **)&ids, QSSO_CONF_SP_IDS, pconf);
+    for (v = s; v; v = v->next) {
+        qsso_srv_conf_t *sc = ap_get_module_config(v->module_config,
+                                                   &qsso_module);
+        sc->sp_entity_ids = ids ? (int)apr_hash_count(ids) : 0;
+    }
     for (; s; s = s->next) {
         core_server_config *sconf =
             ap_get_core_module_config(s->module_config);

@@ -28,7 +28,13 @@ const char *qsso_conf_default_relay_state(const qsso_dir_conf_t *c);
 int qsso_conf_pending_per_address(const qsso_srv_conf_t *sc);
 int qsso_conf_clock_skew(const qsso_dir_conf_t *c);
 int qsso_conf_session_lifetime(const qsso_dir_conf_t *c);
+/* QSSOCookieName, else "__Host-qsso_session" on an https:// QSSOSPBaseURL
+ * with QSSOCookieSecure On, else "qsso_session". */
 const char *qsso_conf_cookie_name(const qsso_dir_conf_t *c);
+/* With the default __Host- name: "qsso_session", the name before it, whose
+ * cookies are still read for records of the previous format (front ends
+ * upgraded one at a time); NULL otherwise. */
+const char *qsso_conf_cookie_legacy_name(const qsso_dir_conf_t *c);
 int qsso_conf_cookie_secure(const qsso_dir_conf_t *c);
 const char *qsso_conf_cookie_samesite(const qsso_dir_conf_t *c);
 const char *qsso_conf_email_attr(const qsso_dir_conf_t *c);

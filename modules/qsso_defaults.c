@@ -3,6 +3,9 @@
  * Pure functions over a merged qsso_dir_conf_t, so the policy code that
  * reads them links into unit tests and tools without httpd.
  */
+#include <string.h>
+#include <apr_strings.h>
+
 #include "qsso.h"
 #include "qsso_algs.h"
 #include "qsso_config.h"
@@ -53,9 +56,30 @@ int qsso_conf_session_lifetime(const qsso_dir_conf_t *c)
     return c->session_lifetime == QSSO_UNSET ? 28800 : c->session_lifetime;
 }
 
+#define QSSO_CONF_COOKIE "qsso_session"
+#define QSSO_CONF_COOKIE_HOST "__Host-" QSSO_CONF_COOKIE
+
+/* An HTTPS site (by QSSOSPBaseURL, so configtest and requests agree) with
+ * Secure cookies gets a __Host- name by default: the browser then takes
+ * the cookie only from this host, with Path=/, so another application on
+ * the host or a sibling domain cannot set one that shadows it. */
+static int qsso_conf_cookie_host_default(const qsso_dir_conf_t *c)
+{
+    return c->cookie_name == NULL && qsso_conf_cookie_secure(c)
+           && c->sp_base_url && !strncasecmp(c->sp_base_url, "https://", 8);
+}
+
 const char *qsso_conf_cookie_name(const qsso_dir_conf_t *c)
 {
-    return c->cookie_name ? c->cookie_name : "qsso_session";
+    if (c->cookie_name)
+        return c->cookie_name;
+    return qsso_conf_cookie_host_default(c) ? QSSO_CONF_COOKIE_HOST
+                                            : QSSO_CONF_COOKIE;
+}
+
+const char *qsso_conf_cookie_legacy_name(const qsso_dir_conf_t *c)
+{
+    return qsso_conf_cookie_host_default(c) ? QSSO_CONF_COOKIE : NULL;
 }
 
 int qsso_conf_cookie_secure(const qsso_dir_conf_t *c)

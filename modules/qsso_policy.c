@@ -130,12 +130,30 @@ static const char *qsso_policy_map_value(const apr_array_header_t *map,
     return map ? qsso_policy_map(map, v) : v;
 }
 
-static void qsso_policy_groups(apr_pool_t *p, const qsso_dir_conf_t *c,
-                               const qsso_assertion_t *a, qsso_session_t *s)
+/* A value holding the export delimiter would read as two values at the
+ * backend (X-QSSO-Groups, QSSO_ATTR_*) and in any rule that splits it, so
+ * "APAC::EMEA" could pass for EMEA: refused, for groups and dashboard
+ * attributes alike, rather than escaped or cut (docs/identity.md). */
+static int qsso_policy_check_join(apr_pool_t *p, const char *what,
+                                  const char *attr, const char *v,
+                                  qsso_err_t *err)
+{
+    if (strstr(v, QSSO_POLICY_JOIN) == NULL)
+        return QSSO_OK;
+    return qsso_err_set(p, err, 4030, "%s \"%s\" (attribute \"%s\") "
+                        "contains \"" QSSO_POLICY_JOIN "\", which separates "
+                        "values where they are exported",
+                        what, qsso_codec_log_escape(p, v, 200),
+                        qsso_codec_log_escape(p, attr, 200));
+}
+
+static int qsso_policy_groups(apr_pool_t *p, const qsso_dir_conf_t *c,
+                              const qsso_assertion_t *a, qsso_session_t *s,
+                              qsso_err_t *err)
 {
     const apr_array_header_t *v = c->group_attr
         ? qsso_response_attr_values(a, c->group_attr) : NULL;
-    int i, j;
+    int i, j, rc;
 
     s->groups = apr_array_make(p, v ? v->nelts : 1, sizeof(const char *));
     for (i = 0; v && i < v->nelts; i++) {
@@ -144,20 +162,25 @@ static void qsso_policy_groups(apr_pool_t *p, const qsso_dir_conf_t *c,
         int dup = 0;
         if (g == NULL || *g == '\0')
             continue;
+        if ((rc = qsso_policy_check_join(p, "group", c->group_attr, g, err))
+                != QSSO_OK)
+            return rc;
         for (j = 0; j < s->groups->nelts; j++)
             dup |= !strcmp(APR_ARRAY_IDX(s->groups, j, const char *), g);
         if (!dup)
             APR_ARRAY_PUSH(s->groups, const char *) = g;
     }
+    return QSSO_OK;
 }
 
-/* Dashboard attributes: all values joined with "::", at most 1000
- * characters; a longer value is refused, never cut. */
+/* Dashboard attributes: every non-empty value, kept as a list; at most
+ * 1000 characters once joined with "::" for export, so a longer set is
+ * refused, never cut. */
 static int qsso_policy_dashboard(apr_pool_t *p, const qsso_dir_conf_t *c,
                                  const qsso_assertion_t *a,
                                  qsso_session_t *s, qsso_err_t *err)
 {
-    int i;
+    int i, rc;
 
     s->dash = apr_array_make(p, c->dashboard_attrs
                                     ? c->dashboard_attrs->nelts : 1,
@@ -167,24 +190,31 @@ static int qsso_policy_dashboard(apr_pool_t *p, const qsso_dir_conf_t *c,
                                          const char *);
         const apr_array_header_t *v = qsso_response_attr_values(a, name);
         qsso_dash_attr_t *d;
-        const char *joined = "";
-        apr_size_t len;
+        apr_size_t len = 0;
         int j;
 
-        for (j = 0; v && j < v->nelts; j++)
-            joined = j ? apr_pstrcat(p, joined, QSSO_POLICY_JOIN,
-                                     APR_ARRAY_IDX(v, j, const char *), NULL)
-                       : APR_ARRAY_IDX(v, j, const char *);
-        if ((len = strlen(joined)) > QSSO_POLICY_MAX_DASH)
+        d = apr_array_push(s->dash);
+        d->name = name;
+        d->values = apr_array_make(p, v ? v->nelts : 1,
+                                   sizeof(const char *));
+        for (j = 0; v && j < v->nelts; j++) {
+            const char *one = APR_ARRAY_IDX(v, j, const char *);
+            if (*one == '\0')
+                continue;
+            if ((rc = qsso_policy_check_join(p, "dashboard value", name, one,
+                                             err)) != QSSO_OK)
+                return rc;
+            len += strlen(one) + (d->values->nelts
+                                      ? sizeof(QSSO_POLICY_JOIN) - 1 : 0);
+            APR_ARRAY_PUSH(d->values, const char *) = one;
+        }
+        if (len > QSSO_POLICY_MAX_DASH)
             return qsso_err_set(p, err, 4006, "dashboard attribute \"%s\" "
                                 "is %" APR_SIZE_T_FMT " characters (%d "
                                 "values joined with \"::\"); at most %d are "
                                 "accepted", qsso_codec_log_escape(p, name,
                                                                   200),
-                                len, v ? v->nelts : 0, QSSO_POLICY_MAX_DASH);
-        d = apr_array_push(s->dash);
-        d->name = name;
-        d->value = joined;
+                                len, d->values->nelts, QSSO_POLICY_MAX_DASH);
     }
     return QSSO_OK;
 }
@@ -251,7 +281,8 @@ int qsso_policy_build_identity(apr_pool_t *p, const qsso_dir_conf_t *c,
     s->division = qsso_policy_map_value(c->division_map, raw);
     if (s->division == NULL)
         s->division = "";
-    qsso_policy_groups(p, c, a, s);
+    if ((rc = qsso_policy_groups(p, c, a, s, err)) != QSSO_OK)
+        return rc;
     s->unique_id = "";
     if (c->unique_id_attr) {
         s->unique_id = qsso_policy_first(a, c->unique_id_attr);

@@ -1,12 +1,15 @@
 /*
  * Sessions live in the store under the SHA-256 of their cookie value (a
  * leaked store dump holds no usable cookies), with the store's own expiry
- * at the session's end. A protected request costs at most one store round
- * trip, once per request however many subrequests it makes, and none when
- * the process has the record cached (QSSOSessionCache, qsso_store.h). Pending login
- * requests and seen assertion IDs are store records too, so every front
- * end sees them. The cookie value and record formats are in qsso_cookie.c,
- * which needs no request.
+ * at the session's end. A protected request costs one store round trip
+ * per session cookie it carries (at most QSSO_SESSION_COOKIE_TRIES,
+ * usually one), once per request however many subrequests it makes, and
+ * none when the process has the record cached (QSSOSessionCache,
+ * qsso_store.h). A session opens only sections of the SP and IdP it was
+ * issued for (qsso_session_check_bound): the store is server-wide, the
+ * sites on it are not. Pending login requests and seen assertion IDs are
+ * store records too, so every front end sees them. The cookie value and
+ * record formats are in qsso_cookie.c, which needs no request.
  */
 #include <string.h>
 #include <httpd.h>
@@ -34,31 +37,66 @@ APLOG_USE_MODULE(qsso);
  * cites it. */
 #define QSSO_PENDING_TTL 180
 
-/* Kept in the top request (not a subrequest, not an internal redirect),
- * so every subrequest of a page shares one load; the record lives in that
- * request's pool, which outlives them all. */
+/* The cookies' records are read once, into the top request (not a
+ * subrequest, not an internal redirect), so every subrequest of a page
+ * shares one load; they live in that request's pool, which outlives them
+ * all. Which of them a request uses is picked per request, because a
+ * subrequest may fall in another section with another SP or IdP. The top
+ * request's struct holds both parts. */
 typedef struct {
-    int loaded;
-    qsso_session_t *session;
     const char *id;
+    qsso_session_t *session;    /* NULL: no record, damaged or expired */
+    const char *name;           /* the cookie it came in */
+    int legacy;                 /* under the pre-__Host- name */
+} qsso_session_candidate_t;
+
+typedef struct {
+    /* top request: the cookies' records */
+    int loaded;
+    const char *cookie_name;    /* the name they were read for */
+    int n;
+    qsso_session_candidate_t *cand;     /* n of them; a fresh array at
+                                         * each read, so no request's pick
+                                         * ever changes under it */
     apr_pool_t *pool;           /* the top request's */
+    /* every request that loaded: its pick */
+    int picked;
+    qsso_session_candidate_t *pick;     /* NULL: no session here */
 } qsso_session_cache_t;
 
-static qsso_session_cache_t *qsso_session_cache(request_rec *r)
+static qsso_session_cache_t *qsso_session_own(request_rec *r)
 {
-    qsso_session_cache_t *sc;
+    qsso_session_cache_t *sc = ap_get_module_config(r->request_config,
+                                                    &qsso_module);
 
-    while (r->main)
-        r = r->main;
-    while (r->prev)
-        r = r->prev;
-    sc = ap_get_module_config(r->request_config, &qsso_module);
     if (sc == NULL) {
         sc = apr_pcalloc(r->pool, sizeof(*sc));
         sc->pool = r->pool;
         ap_set_module_config(r->request_config, &qsso_module, sc);
     }
     return sc;
+}
+
+static qsso_session_cache_t *qsso_session_cache(request_rec *r)
+{
+    while (r->main)
+        r = r->main;
+    while (r->prev)
+        r = r->prev;
+    return qsso_session_own(r);
+}
+
+/* The pick of r, else of the request it came from (a subrequest of the
+ * same section skips authentication and inherits its user), or NULL. */
+static const qsso_session_cache_t *qsso_session_picked(request_rec *r)
+{
+    for (; r; r = r->main ? r->main : r->prev) {
+        const qsso_session_cache_t *sc =
+            ap_get_module_config(r->request_config, &qsso_module);
+        if (sc && sc->picked)
+            return sc;
+    }
+    return NULL;
 }
 
 static const char *qsso_session_key(apr_pool_t *p, const char *id)
@@ -74,87 +112,191 @@ static int qsso_session_store_error(request_rec *r, const char *what,
                         why ? why : "no store (QSSOStore) in this process");
 }
 
+/* The session IDs of the request's cookies: those under the configured
+ * name first, then (with the default __Host- name) those under the name
+ * used before it, at most QSSO_SESSION_COOKIE_TRIES in all. */
+static void qsso_session_read_ids(request_rec *r, const qsso_dir_conf_t *c,
+                                  qsso_session_cache_t *sc)
+{
+    const char *header = apr_table_get(r->headers_in, "Cookie");
+    const char *names[2], *ids[QSSO_SESSION_COOKIE_TRIES];
+    int i, k, n, seen = 0;
+
+    names[0] = qsso_conf_cookie_name(c);
+    names[1] = qsso_conf_cookie_legacy_name(c);
+    sc->n = 0;
+    sc->cand = apr_pcalloc(sc->pool, QSSO_SESSION_COOKIE_TRIES
+                                         * sizeof(*sc->cand));
+    for (k = 0; k < 2 && names[k]; k++) {
+        n = qsso_session_parse_cookies(sc->pool, header, names[k], ids,
+                                       QSSO_SESSION_COOKIE_TRIES);
+        seen += n;
+        for (i = 0; i < n && i < QSSO_SESSION_COOKIE_TRIES
+                    && sc->n < QSSO_SESSION_COOKIE_TRIES; i++) {
+            qsso_session_candidate_t *cd = &sc->cand[sc->n++];
+            cd->id = ids[i];
+            cd->name = names[k];
+            cd->legacy = k == 1;
+        }
+    }
+    if (seen > sc->n)
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, QSSO_LOGNO(3012)
+                      "%d session cookies sent; only the first %d are "
+                      "tried", seen, sc->n);
+}
+
+/* Reads the record of each candidate cookie into the top request. */
+static int qsso_session_read(request_rec *r, const qsso_dir_conf_t *c,
+                             qsso_session_cache_t *sc, qsso_err_t *err)
+{
+    qsso_store_t *st = qsso_store_process();
+    int i;
+
+    qsso_session_read_ids(r, c, sc);
+    sc->cookie_name = qsso_conf_cookie_name(c);
+    if (sc->n && st == NULL)
+        return qsso_session_store_error(r, "loading the session", NULL, err);
+    for (i = 0; i < sc->n; i++) {
+        qsso_session_candidate_t *cd = &sc->cand[i];
+        const char *why = NULL, *note;
+        char *val;
+        apr_size_t len;
+        qsso_session_t *s;
+        qsso_store_rc_e rc;
+
+        rc = qsso_store_get_cached(st, sc->pool,
+                                   qsso_session_key(r->pool, cd->id),
+                                   r->request_time, &val, &len, &why);
+        if ((note = qsso_store_note(st, r->pool)) != NULL)
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(3005)
+                          "%s", note);
+        if (rc == QSSO_STORE_NOTFOUND)
+            continue;
+        if (rc != QSSO_STORE_OK)
+            return qsso_session_store_error(r, "loading the session", why,
+                                            err);
+        s = apr_pcalloc(sc->pool, sizeof(*s));
+        if (qsso_session_decode(sc->pool, val, s) != 0
+            || s->expires <= r->request_time) {
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, QSSO_LOGNO(3002)
+                          "session record damaged or expired; signing in "
+                          "again");
+            continue;
+        }
+        cd->session = s;
+    }
+    sc->loaded = 1;
+    return QSSO_OK;
+}
+
+/* Is candidate cd a session of section c? Says why not in one line when
+ * told to (once per request: load tells it, destroy after load not). */
+static int qsso_session_is_ours(request_rec *r, const qsso_dir_conf_t *c,
+                                const qsso_session_candidate_t *cd, int say)
+{
+    const qsso_srv_conf_t *ssc =
+        ap_get_module_config(r->server->module_config, &qsso_module);
+    const qsso_session_t *s = cd->session;
+    const char *idp = c->idp ? c->idp->entity_id : NULL;
+    int rc;
+
+    /* Under the old cookie name only an old front end's record counts:
+     * every record of this version is bound to the __Host- cookie, so a
+     * cookie another application plants under the old name can only ever
+     * carry a record that expires with the upgrade window. */
+    if (cd->legacy && s->sp != NULL)
+        rc = 3010;
+    else
+        rc = qsso_session_check_bound(s, c->sp_entity_id, idp,
+                                      ssc->sp_entity_ids);
+    if (rc == QSSO_OK || !say)
+        return rc == QSSO_OK;
+    if (rc == 3010)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(3010)
+                      "session of user=%s was issued for SP \"%s\" and "
+                      "idp=%s%s, not this section's SP \"%s\" and idp=%s: "
+                      "treated as no session; fix: give sites with their "
+                      "own SP or IdP on one host their own QSSOCookieName",
+                      qsso_codec_log_escape(r->pool, s->username, 200),
+                      qsso_codec_log_escape(r->pool, s->sp ? s->sp : "",
+                                            200),
+                      qsso_codec_log_escape(r->pool, s->idp, 200),
+                      cd->legacy ? " (under the cookie name before "
+                                   "__Host-)" : "",
+                      qsso_codec_log_escape(r->pool, c->sp_entity_id, 200),
+                      qsso_codec_log_escape(r->pool, idp, 200));
+    else if (rc == 3011)
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(3011)
+                      "session of user=%s idp=%s is in the previous record "
+                      "format, which names no SP: accepted only for its "
+                      "own IdP on a server with one QSSOSPEntityID (this "
+                      "section: idp=%s, the server has %d): treated as no "
+                      "session",
+                      qsso_codec_log_escape(r->pool, s->username, 200),
+                      qsso_codec_log_escape(r->pool, s->idp, 200),
+                      qsso_codec_log_escape(r->pool, idp, 200),
+                      ssc->sp_entity_ids);
+    return rc == QSSO_OK;
+}
+
 int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
                       qsso_session_t **out, qsso_err_t *err)
 {
-    qsso_session_cache_t *sc = qsso_session_cache(r);
-    qsso_store_t *st = qsso_store_process();
-    const char *id, *why = NULL, *note;
-    char *val;
-    apr_size_t len;
-    qsso_session_t *s;
-    qsso_store_rc_e rc;
+    qsso_session_cache_t *sc = qsso_session_cache(r), *own;
+    int i;
 
     *out = NULL;
-    if (sc->loaded) {
-        *out = sc->session;
-        return QSSO_OK;
-    }
     /* In the top request's pool: this may be a subrequest, and what is
-     * loaded here serves the page's other subrequests after it is gone. */
-    id = qsso_session_parse_cookie(sc->pool, apr_table_get(r->headers_in,
-                                                           "Cookie"),
-                                   qsso_conf_cookie_name(c));
-    if (id == NULL) {
-        sc->loaded = 1;
-        return QSSO_OK;
-    }
-    if (st == NULL)
-        return qsso_session_store_error(r, "loading the session", NULL, err);
-    rc = qsso_store_get_cached(st, sc->pool, qsso_session_key(r->pool, id),
-                               r->request_time, &val, &len, &why);
-    if ((note = qsso_store_note(st, r->pool)) != NULL)
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(3005) "%s",
-                      note);
-    switch (rc) {
-    case QSSO_STORE_OK:
-        break;
-    case QSSO_STORE_NOTFOUND:
-        sc->loaded = 1;
-        return QSSO_OK;
-    default:
-        return qsso_session_store_error(r, "loading the session", why, err);
-    }
-    s = apr_pcalloc(sc->pool, sizeof(*s));
-    if (qsso_session_decode(sc->pool, val, s) != 0
-        || s->expires <= r->request_time) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, QSSO_LOGNO(3002)
-                      "session record damaged or expired; signing in again");
-        s = NULL;
-    }
-    sc->loaded = 1;
-    sc->session = s;
-    sc->id = s ? id : NULL;
-    *out = s;
+     * loaded here serves the page's other subrequests after it is gone. A
+     * section with another QSSOCookieName reads its own cookies. */
+    if ((!sc->loaded || strcmp(sc->cookie_name, qsso_conf_cookie_name(c)))
+        && qsso_session_read(r, c, sc, err) != QSSO_OK)
+        return err->code;
+    own = qsso_session_own(r);
+    own->picked = 1;
+    own->pick = NULL;
+    /* The first live record of this section wins, so a cookie sent before
+     * the user's own (another path's, a stale one) cannot sign them out. */
+    for (i = 0; i < sc->n && own->pick == NULL; i++)
+        if (sc->cand[i].session
+            && qsso_session_is_ours(r, c, &sc->cand[i], 1))
+            own->pick = &sc->cand[i];
+    *out = own->pick ? own->pick->session : NULL;
     return QSSO_OK;
 }
 
 qsso_session_t *qsso_session_current(request_rec *r)
 {
-    return qsso_session_cache(r)->session;
+    const qsso_session_cache_t *sc = qsso_session_picked(r);
+
+    return sc && sc->pick ? sc->pick->session : NULL;
 }
 
 const char *qsso_session_logout_token(request_rec *r)
 {
-    qsso_session_cache_t *sc = qsso_session_cache(r);
-    const char *h;
+    const qsso_session_cache_t *sc = qsso_session_picked(r);
+    const char *h, *id;
 
-    if (sc->id == NULL)
+    if (sc == NULL || sc->pick == NULL)
         return NULL;
+    id = sc->pick->id;
     /* Derived from the secret session ID: only pages of this site, which
      * the session's user sees, can know it; it dies with the session. */
     h = qsso_codec_sha256_hex(r->pool, apr_pstrcat(r->pool, "qsso-logout:",
-                                                   sc->id, NULL),
-                              strlen(sc->id) + 12);
+                                                   id, NULL),
+                              strlen(id) + 12);
     return apr_pstrndup(r->pool, h, 32);
 }
 
+/* A __Host- cookie must be Secure, Path=/ and have no Domain (RFC 6265bis
+ * 4.1.3.2); every session cookie here is so, Secure as configured (the
+ * startup checks refuse a __Host- QSSOCookieName without it). */
 static const char *qsso_session_cookie(request_rec *r,
                                        const qsso_dir_conf_t *c,
-                                       const char *value, int expire)
+                                       const char *name, const char *value,
+                                       int expire)
 {
-    return apr_pstrcat(r->pool, qsso_conf_cookie_name(c), "=", value,
-                       "; Path=/; HttpOnly",
+    return apr_pstrcat(r->pool, name, "=", value, "; Path=/; HttpOnly",
                        qsso_conf_cookie_secure(c) ? "; Secure" : "",
                        "; SameSite=", qsso_conf_cookie_samesite(c),
                        expire ? "; Max-Age=0" : "", NULL);
@@ -173,6 +315,10 @@ int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
         return qsso_session_store_error(r, "saving the session",
                                         "no randomness for the session ID",
                                         err);
+    /* Bound to the SP and IdP of the section whose ACS verified it: it
+     * opens no other (qsso_session_check_bound). */
+    s->sp = c->sp_entity_id;
+    s->idp = c->idp->entity_id;
     id = qsso_codec_base64url_encode(r->pool, raw, sizeof(raw));
     rec = qsso_session_encode(r->pool, s);
     key = qsso_session_key(r->pool, id);
@@ -192,30 +338,64 @@ int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
         return err->code;
     }
     apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   qsso_session_cookie(r, c, id, 0));
+                   qsso_session_cookie(r, c, qsso_conf_cookie_name(c), id,
+                                       0));
     return QSSO_OK;
+}
+
+/* Expires cookie name unless this response already does. */
+static void qsso_session_expire(request_rec *r, const qsso_dir_conf_t *c,
+                                const char *name)
+{
+    const char *v = qsso_session_cookie(r, c, name, "", 1);
+    const apr_array_header_t *h = apr_table_elts(r->err_headers_out);
+    int i;
+
+    for (i = 0; i < h->nelts; i++) {
+        const apr_table_entry_t *e = &APR_ARRAY_IDX(h, i, apr_table_entry_t);
+        if (!strcasecmp(e->key, "Set-Cookie") && !strcmp(e->val, v))
+            return;
+    }
+    apr_table_addn(r->err_headers_out, "Set-Cookie", v);
 }
 
 int qsso_session_destroy(request_rec *r, const qsso_dir_conf_t *c,
                          qsso_err_t *err)
 {
-    qsso_session_cache_t *sc = qsso_session_cache(r);
+    qsso_session_cache_t *sc = qsso_session_cache(r), *own;
     qsso_store_t *st = qsso_store_process();
-    const char *id = qsso_session_parse_cookie(
-        r->pool, apr_table_get(r->headers_in, "Cookie"),
-        qsso_conf_cookie_name(c));
+    qsso_session_t *s;
     const char *why = NULL;
+    int i, live = 0, ended = 0;
 
-    if (id && st
-        && qsso_store_del(st, r->pool, qsso_session_key(r->pool, id), &why)
-               != QSSO_STORE_OK)
-        return qsso_session_store_error(r, "deleting the session", why, err);
-    if (id && st == NULL)
-        return qsso_session_store_error(r, "deleting the session", NULL, err);
-    sc->loaded = 1;
-    sc->session = NULL;
-    apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   qsso_session_cookie(r, c, "", 1));
+    if (qsso_session_load(r, c, &s, err) != QSSO_OK)
+        return err->code;
+    own = qsso_session_own(r);
+    own->pick = NULL;
+    /* Every session of this section the request carries ends, not only
+     * the one in use: during an upgrade an old front end's session under
+     * the old cookie name would otherwise outlive the logout. */
+    for (i = 0; i < sc->n; i++) {
+        qsso_session_candidate_t *cd = &sc->cand[i];
+        if (cd->session == NULL)
+            continue;
+        if (!qsso_session_is_ours(r, c, cd, 0)) {
+            live++;
+            continue;
+        }
+        if (qsso_store_del(st, r->pool, qsso_session_key(r->pool, cd->id),
+                           &why) != QSSO_STORE_OK)
+            return qsso_session_store_error(r, "deleting the session", why,
+                                            err);
+        cd->session = NULL;
+        qsso_session_expire(r, c, cd->name);
+        ended++;
+    }
+    /* A session of another site on this host (same cookie name) is not
+     * ours to end: its record and its cookie stay, so a logout link here
+     * cannot sign the user out there. */
+    if (ended == 0 && live == 0)
+        qsso_session_expire(r, c, qsso_conf_cookie_name(c));
     return QSSO_OK;
 }
 

@@ -51,6 +51,9 @@ typedef struct {
     apr_int64_t expires;            /* Unix seconds; 0 = unknown */
     apr_int64_t ttl;                /* seconds left; -1 = no expiry */
     const char *idp;
+    const char *sp;                 /* the SP it opens; "-" in a record of
+                                     * the previous format, which names
+                                     * none */
     const char *name_id;
 } qsso_ctl_session_t;
 
@@ -94,6 +97,7 @@ static qsso_store_rc_e qsso_ctl_users_live(qsso_ctl_t *ctl, const char *user,
         if (qsso_session_decode(ctl->p, val, &rec) == 0) {
             s->expires = apr_time_sec(rec.expires);
             s->idp = rec.idp;
+            s->sp = rec.sp ? rec.sp : "-";
             s->name_id = rec.name_id;
         }
         else if (s->ttl >= 0) {
@@ -278,7 +282,7 @@ static int qsso_ctl_sessions_list(qsso_ctl_t *ctl, const char *name)
         return QSSO_CTL_EXIT_OK;
     }
     t = qsso_ctl_table_create(ctl->p, 0, "SESSION", "EXPIRES", "LEFT",
-                              "IDP", "NAMEID", NULL);
+                              "IDP", "SP", "NAMEID", NULL);
     for (i = 0; i < live->nelts; i++) {
         const qsso_ctl_session_t *s = &APR_ARRAY_IDX(live, i,
                                                      qsso_ctl_session_t);
@@ -286,7 +290,7 @@ static int qsso_ctl_sessions_list(qsso_ctl_t *ctl, const char *name)
                            s->expires ? qsso_ctl_out_time(ctl->p, s->expires)
                                       : "?",
                            qsso_ctl_users_duration(ctl->p, s->ttl), s->idp,
-                           s->name_id);
+                           s->sp, s->name_id);
     }
     qsso_ctl_table_print(t, stdout);
     return QSSO_CTL_EXIT_OK;

@@ -107,13 +107,27 @@ def cookie():
     write(d, "header-among-others",
           "theme=dark; qsso_session=%s; lang=en" % sid)
     write(d, "header-lookalike", "xqsso_session=%s;qsso_session=short" % sid)
-    fields = ["qsso2", "1894701900", "ana%40example.org", "ana%40example.org",
+    other = base64.urlsafe_b64encode(bytes(range(1, 33))).rstrip(b"=").decode()
+    write(d, "header-shadowed", "qsso_session=%s; qsso_session=%s; "
+          "qsso_session=%s" % (other, sid, other))
+    write(d, "header-many", "; ".join(
+        "qsso_session=%s%03d" % (sid[:40], i) for i in range(8)))
+    # the current format: an SP line after the IdP, multi-values as lists
+    fields = ["qsso3", "1894701900", "ana%40example.org", "ana%40example.org",
               "ana%40example.org", "https%3A%2F%2Fidp.example.org%2Fidp",
+              "https%3A%2F%2Fportal.example.org%2Fqsso",
               "Ana", "Lima", "staff", "survey", "u-123",
-              "staff,survey-admins", "costCenter=42&region=eu%2Dwest"]
+              "staff,survey-admins",
+              "costCenter=42&region=APAC,EMEA,APAC%3A%3AX&empty="]
     write(d, "record-full", "\n".join(fields) + "\n")
-    fields[11] = fields[12] = fields[9] = fields[10] = ""
+    fields[12] = fields[13] = fields[10] = fields[11] = ""
     write(d, "record-empty-fields", "\n".join(fields) + "\n")
+    # the previous format, written by front ends not yet upgraded
+    old = ["qsso2", "1894701900", "ana%40example.org", "ana%40example.org",
+           "ana%40example.org", "https%3A%2F%2Fidp.example.org%2Fidp",
+           "Ana", "Lima", "staff", "survey", "u-123",
+           "staff,survey-admins", "costCenter=42&region=eu%2Dwest%3A%3Aapac"]
+    write(d, "record-qsso2", "\n".join(old) + "\n")
     write(d, "path-local", "/dash/?x=1")
     write(d, "path-encoded", "%2Fdash%2F")
 

@@ -242,22 +242,39 @@ class Httpd:
         return self.base + path
 
 
+def set_cookies(r):
+    """Every Set-Cookie header of response r, as sent (requests would join
+    them with ", "), as (name, value, attributes) with attribute names in
+    lower case."""
+    out = []
+    for sc in r.raw.headers.getlist("Set-Cookie"):
+        pair, *attrs = [a.strip() for a in sc.split(";")]
+        name, _, value = pair.partition("=")
+        out.append((name, value, {a.partition("=")[0].lower():
+                                  a.partition("=")[2] for a in attrs}))
+    return out
+
+
 class Browser:
     """A browser stand-in: keeps the session cookie by hand (the test site
     is plain HTTP, and we want to see exactly what is sent) and follows
-    the SAML flow step by step."""
+    the SAML flow step by step. `before` holds cookies (name, value) sent
+    ahead of the session cookie, as a browser sends one set for a longer
+    Path first."""
 
     def __init__(self, httpd):
         self.httpd = httpd
         self.http = requests.Session()
         self.cookie = None
+        self.before = []
         self.idp = samlidp.IdP(IDP_ENTITY, IDP_SSO, httpd.sp_entity,
                                httpd.acs_url)
 
     def headers(self, extra=None):
         h = {}
-        if self.cookie:
-            h["Cookie"] = "%s=%s" % self.cookie
+        pairs = list(self.before) + ([self.cookie] if self.cookie else [])
+        if pairs:
+            h["Cookie"] = "; ".join("%s=%s" % p for p in pairs)
         if extra:
             h.update(extra)
         return h
@@ -277,7 +294,7 @@ class Browser:
         r = self.get(path)
         assert r.status_code == 302, (r.status_code, r.text[:300])
         loc = r.headers["Location"]
-        assert loc.startswith(IDP_SSO + "?"), loc
+        assert loc.startswith(self.idp.sso_url + "?"), loc
         xml, q = samlidp.decode_redirect(loc)
         return xml, q.get("RelayState"), r
 
@@ -306,11 +323,14 @@ class Browser:
         return url + ("&return=" + ret if ret is not None else "")
 
     def take_cookie(self, r):
-        sc = r.headers.get("Set-Cookie")
-        if sc:
-            name, _, rest = sc.partition("=")
-            value = rest.split(";", 1)[0]
-            self.cookie = (name, value) if value else None
+        """Keeps the session cookie a response sets (the last one set, by
+        whatever name the site uses) and drops it when the response
+        expires it."""
+        for name, value, attrs in set_cookies(r):
+            if value and attrs.get("max-age") != "0":
+                self.cookie = (name, value)
+            elif self.cookie and self.cookie[0] == name:
+                self.cookie = None
 
     def login(self, email="ana@example.org", attrs=None, path="/dash/",
               **kw):

@@ -183,8 +183,12 @@ def test_sessions_list_shows_two_logins_and_revoke_ends_both(notify_site,
     r = ctl("sessions", "list", email)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    assert re.match(r"SESSION\s+EXPIRES\s+LEFT\s+IDP\s+NAMEID$", lines[0])
+    assert re.match(r"SESSION\s+EXPIRES\s+LEFT\s+IDP\s+SP\s+NAMEID$",
+                    lines[0])
     assert len(lines) == 3, r.stdout
+    # Each session names the SP it was issued for (and only opens that).
+    assert all(" %s " % notify_site.sp_entity in l for l in lines[1:]), \
+        r.stdout
     # Never a session ID: not the cookie, not even the whole store key.
     for b in (b1, b2):
         cookie = b.cookie[1]

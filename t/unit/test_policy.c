@@ -174,6 +174,37 @@ static void test_policy_groups_map_value_by_value(void **state)
     qsso_assert_str(APR_ARRAY_IDX(s.groups, 1, const char *), "analysts");
 }
 
+/* "APAC::EMEA" would read as two values at the backend: refused, for a
+ * group and a dashboard value alike; the same values sent apart pass. */
+static void test_policy_refuses_a_value_holding_the_delimiter(void **state)
+{
+    apr_pool_t *p = *state;
+    qsso_dir_conf_t *c = qsso_test_conf(p);
+    qsso_session_t s;
+    qsso_err_t err;
+    const qsso_dash_attr_t *d;
+
+    c->group_attr = GROUPS;
+    c->dashboard_attrs = qsso_test_list(p, COST, NULL);
+    memset(&err, 0, sizeof(err));
+    assert_int_equal(qsso_policy_build_identity(p, c, qsso_test_assertion(
+        p, EMAIL, "a@x.org", NULL, GROUPS, "APAC::EMEA", NULL, NULL), &s,
+        &err), 4030);
+    qsso_assert_contains(err.detail, "group \"APAC::EMEA\"");
+    assert_int_equal(qsso_policy_build_identity(p, c, qsso_test_assertion(
+        p, EMAIL, "a@x.org", NULL, COST, "APAC::EMEA", NULL, NULL), &s,
+        &err), 4030);
+    qsso_assert_contains(err.detail, "dashboard value \"APAC::EMEA\"");
+    /* one colon is a value like any other */
+    assert_int_equal(qsso_policy_build_identity(p, c, qsso_test_assertion(
+        p, EMAIL, "a@x.org", NULL, GROUPS, "APAC:EMEA", NULL, COST, "APAC",
+        "EMEA", "", NULL, NULL), &s, &err), 0);
+    qsso_assert_str(APR_ARRAY_IDX(s.groups, 0, const char *), "APAC:EMEA");
+    d = &APR_ARRAY_IDX(s.dash, 0, qsso_dash_attr_t);
+    assert_int_equal(d->values->nelts, 2);       /* the empty one dropped */
+    qsso_assert_str(APR_ARRAY_IDX(d->values, 1, const char *), "EMEA");
+}
+
 static void test_policy_domains(void **state)
 {
     apr_pool_t *p = *state;
@@ -215,14 +246,14 @@ static void test_policy_dashboard_attribute_length(void **state)
     b500[500] = '\0';
     c->dashboard_attrs = qsso_test_list(p, COST, NULL);
     memset(&err, 0, sizeof(err));
-    /* 499 + 2 + 499 = 1000: accepted, joined with "::" */
+    /* 499 + 2 + 499 = 1000 once joined with "::": accepted, kept as two */
     assert_int_equal(qsso_policy_build_identity(p, c, qsso_test_assertion(
         p, EMAIL, "a@x.org", NULL, COST, a499, b499, NULL, NULL), &s, &err),
         0);
-    assert_int_equal(strlen(APR_ARRAY_IDX(s.dash, 0, qsso_dash_attr_t).value),
-                     1000);
-    qsso_assert_contains(APR_ARRAY_IDX(s.dash, 0, qsso_dash_attr_t).value,
-                         "a::b");
+    assert_int_equal(APR_ARRAY_IDX(s.dash, 0, qsso_dash_attr_t).values->nelts,
+                     2);
+    qsso_assert_str(APR_ARRAY_IDX(APR_ARRAY_IDX(s.dash, 0, qsso_dash_attr_t)
+                                      .values, 1, const char *), b499);
     /* 1001: refused, never cut */
     assert_int_equal(qsso_policy_build_identity(p, c, qsso_test_assertion(
         p, EMAIL, "a@x.org", NULL, COST, a499, b500, NULL, NULL), &s, &err),
@@ -310,6 +341,7 @@ int main(void)
         QSSO_TEST(test_policy_maps_user_type_or_falls_back),
         QSSO_TEST(test_policy_validation_refuses_unmapped_user_type),
         QSSO_TEST(test_policy_groups_map_value_by_value),
+        QSSO_TEST(test_policy_refuses_a_value_holding_the_delimiter),
         QSSO_TEST(test_policy_domains),
         QSSO_TEST(test_policy_dashboard_attribute_length),
         QSSO_TEST(test_policy_brand_username),
