@@ -119,6 +119,9 @@ static const qsso_err_entry_t qsso_err_table[] = {
     {4010, 403, APLOG_ERR, "Your account could not be matched safely",
      "two user records could be this person; resolve them by hand "
      "(qssoctl users show) before the next login"},
+    {4020, 403, APLOG_ERR, "Your account could not be matched safely",
+     "the user record this IdP user is linked to now has another email; "
+     "correct the email, or delete the link (qsso:user-alias:) by hand"},
     {5001, 403, APLOG_WARNING, "You do not have access to this page",
      "the user does not meet the Require rule of this location; change the "
      "user's attributes at the IdP or the rule"},

@@ -11,7 +11,11 @@
  * (qsso_scim_users_apply), then save it if it changed; a change of the
  * active flag goes through qsso_users_deactivate/activate, which end the
  * user's sessions before the answer is sent. A PATCH is applied whole or
- * not at all (RFC 7644 3.5.2). Needs no request.
+ * not at all (RFC 7644 3.5.2). The save is a compare-and-set against the
+ * record the edit started from: when a login or another client changed it
+ * meanwhile, PUT and PATCH start again from the record as it is now (and
+ * an If-Match naming the old version then fails with 412), so nobody's
+ * change is reverted. Needs no request.
  */
 #include <string.h>
 #include <jansson.h>
@@ -414,8 +418,14 @@ static void qsso_scim_users_event(qsso_scim_call_t *c, const char *type,
                      previous, NULL);
 }
 
+/* A PUT or PATCH whose record changed between its read and its write:
+ * read and decide again, at most QSSO_SCIM_USERS_TRIES times. */
+#define QSSO_SCIM_USERS_AGAIN (-1)
+#define QSSO_SCIM_USERS_TRIES 8
+
 /* Saves n over old when anything changed, then moves the active flag
- * through the shared deactivate/activate, and answers with the result. */
+ * through the shared deactivate/activate, and answers with the result
+ * (or QSSO_SCIM_USERS_AGAIN). */
 static int qsso_scim_users_commit(qsso_scim_call_t *c, const qsso_user_t *old,
                                   qsso_user_t *n)
 {
@@ -429,6 +439,8 @@ static int qsso_scim_users_commit(qsso_scim_call_t *c, const qsso_user_t *old,
     if (strcmp(qsso_users_encode(c->p, old), qsso_users_encode(c->p, n))) {
         n->updated = apr_time_sec(apr_time_now());
         rc = qsso_users_replace(c->st, c->p, old, n, &e);
+        if (rc == QSSO_STORE_CHANGED)
+            return QSSO_SCIM_USERS_AGAIN;
         if (rc == QSSO_STORE_EXISTS)
             return qsso_scim_fail(c, 409, "uniqueness", "userName \"%s\" is "
                                   "already taken", n->username);
@@ -491,6 +503,10 @@ static int qsso_scim_users_create(qsso_scim_call_t *c)
             rc = qsso_users_replace(c->st, c->p, &old, &u, &e);
             c->note = "reused the tombstone of a deleted user";
         }
+        if (rc == QSSO_STORE_CHANGED || rc == QSSO_STORE_NOTFOUND)
+            return qsso_scim_fail(c, 409, "uniqueness", "userName \"%s\" "
+                                  "changed hands meanwhile; try again",
+                                  u.username);
     }
     if (rc != QSSO_STORE_OK)
         return qsso_scim_fail_store(c, "creating a user", e);
@@ -498,7 +514,7 @@ static int qsso_scim_users_create(qsso_scim_call_t *c)
     return qsso_scim_users_answer(c, &u, 201);
 }
 
-static int qsso_scim_users_put(qsso_scim_call_t *c)
+static int qsso_scim_users_put_once(qsso_scim_call_t *c)
 {
     qsso_user_t old, n;
 
@@ -519,7 +535,7 @@ static int qsso_scim_users_put(qsso_scim_call_t *c)
     return qsso_scim_users_commit(c, &old, &n);
 }
 
-static int qsso_scim_users_patch(qsso_scim_call_t *c)
+static int qsso_scim_users_patch_once(qsso_scim_call_t *c)
 {
     apr_array_header_t *ops;
     qsso_scim_path_t path;
@@ -548,6 +564,28 @@ static int qsso_scim_users_patch(qsso_scim_call_t *c)
             return c->status;
     }
     return qsso_scim_users_commit(c, &old, &n);
+}
+
+static int qsso_scim_users_again(qsso_scim_call_t *c,
+                                 int (*once)(qsso_scim_call_t *))
+{
+    int i, rc;
+
+    for (i = 0; i < QSSO_SCIM_USERS_TRIES; i++)
+        if ((rc = once(c)) != QSSO_SCIM_USERS_AGAIN)
+            return rc;
+    return qsso_scim_fail_store(c, "saving a user", "the record kept "
+                                "changing while being written");
+}
+
+static int qsso_scim_users_put(qsso_scim_call_t *c)
+{
+    return qsso_scim_users_again(c, qsso_scim_users_put_once);
+}
+
+static int qsso_scim_users_patch(qsso_scim_call_t *c)
+{
+    return qsso_scim_users_again(c, qsso_scim_users_patch_once);
 }
 
 static int qsso_scim_users_delete(qsso_scim_call_t *c)

@@ -25,7 +25,8 @@ typedef enum {
     QSSO_STORE_OK = 0,
     QSSO_STORE_NOTFOUND,    /* get/take: no such key */
     QSSO_STORE_EXISTS,      /* add: the key was already there */
-    QSSO_STORE_ERROR        /* unreachable or failing; *err says why */
+    QSSO_STORE_ERROR,       /* unreachable or failing; *err says why */
+    QSSO_STORE_CHANGED      /* compare-and-set: changed since it was read */
 } qsso_store_rc_e;
 
 typedef struct qsso_store_t qsso_store_t;
