@@ -234,7 +234,9 @@ qsso_store_rc_e qsso_users_load(qsso_store_t *st, apr_pool_t *p,
  * the answer. KEYS[2] is where it goes: another key is a rename, which
  * needs the new name free (else -1), removes the old key and ends the
  * sessions indexed under the old name (KEYS[3]) in the same step, so no
- * deprovisioning can miss them. KEYS[4] (the id index) names the record. */
+ * deprovisioning can miss them. KEYS[4] (the id index) names the record.
+ * With KEYS[5] and KEYS[6], the IdP username's link (ARGV[5]) is written
+ * and listed under the id in the same step as the record it links. */
 #define QSSO_USERS_CAS_LUA \
     "local cur = redis.call('GET', KEYS[1]) " \
     "if ARGV[1] == '' then if cur then return 0 end " \
@@ -247,19 +249,34 @@ qsso_store_rc_e qsso_users_load(qsso_store_t *st, apr_pool_t *p,
     "redis.call('DEL', KEYS[3]) end " \
     "redis.call('SET', KEYS[2], ARGV[2]) " \
     "if ARGV[4] == '1' then redis.call('SET', KEYS[4], ARGV[3]) end " \
+    "if #KEYS == 6 then redis.call('SET', KEYS[5], ARGV[5]) " \
+    "redis.call('SADD', KEYS[6], KEYS[5]) end " \
     "return 1"
 
-/* Writes u where the record read as `raw` (NULL: nothing) under the name
- * `from` was, if it is still that: QSSO_STORE_OK; QSSO_STORE_CHANGED when
- * it is not (or, creating, QSSO_STORE_EXISTS: the name is taken);
+/* One compare-and-set write (QSSO_USERS_CAS_LUA). */
+typedef struct {
+    const char *from;              /* the name the record was read under */
+    const char *raw;               /* the bytes read; NULL: create */
+    const qsso_user_t *u;          /* what to write */
+    const char *alias;             /* IdP username to link to u; NULL */
+    const char *written;           /* out: the JSON now stored */
+} qsso_users_write_t;
+
+/* Writes w->u where the record read as w->raw under the name w->from
+ * was, if it is still that: QSSO_STORE_OK; QSSO_STORE_CHANGED when it is
+ * not (or, creating, QSSO_STORE_EXISTS: the name is taken);
  * QSSO_STORE_EXISTS when a rename's new name is taken. */
-static qsso_store_rc_e qsso_users_cas(qsso_store_t *st, apr_pool_t *p,
-                                      const char *from, const char *raw,
-                                      const qsso_user_t *u, const char **err)
+static qsso_store_rc_e qsso_users_cas_write(qsso_store_t *st, apr_pool_t *p,
+                                            qsso_users_write_t *w,
+                                            const char **err)
 {
+    const qsso_user_t *u = w->u;
     const char *json = qsso_users_encode(p, u);
     const char *name = qsso_users_lower(p, u->username);
-    int has_id = u->id && *u->id;
+    const char *alias = w->alias ? qsso_users_alias_key(p, w->alias) : NULL;
+    const char *argv[14];
+    apr_size_t lens[14];
+    int has_id = u->id && *u->id, n = 0, i;
     qsso_store_reply_t *rep;
     qsso_store_rc_e rc;
 
@@ -267,23 +284,48 @@ static qsso_store_rc_e qsso_users_cas(qsso_store_t *st, apr_pool_t *p,
         *err = "cannot encode a user record";
         return QSSO_STORE_ERROR;
     }
-    rc = qsso_store_commandv(
-        st, p, &rep, err, "EVAL", QSSO_USERS_CAS_LUA, "4",
-        qsso_users_key(p, from), qsso_users_key(p, u->username),
-        qsso_users_sessions_key(p, from),
-        qsso_users_id_key(p, has_id ? u->id : "-"), raw ? raw : "", json,
-        name, has_id ? "1" : "0", NULL);
+    argv[n++] = "EVAL";
+    argv[n++] = QSSO_USERS_CAS_LUA;
+    argv[n++] = alias ? "6" : "4";
+    argv[n++] = qsso_users_key(p, w->from);
+    argv[n++] = qsso_users_key(p, u->username);
+    argv[n++] = qsso_users_sessions_key(p, w->from);
+    argv[n++] = qsso_users_id_key(p, has_id ? u->id : "-");
+    if (alias) {
+        argv[n++] = alias;
+        argv[n++] = qsso_users_aliases_key(p, u->id);
+    }
+    argv[n++] = w->raw ? w->raw : "";
+    argv[n++] = json;
+    argv[n++] = name;
+    argv[n++] = has_id ? "1" : "0";
+    if (alias)
+        argv[n++] = apr_pstrcat(p, "id:", u->id, NULL);
+    for (i = 0; i < n; i++)
+        lens[i] = strlen(argv[i]);
+    rc = qsso_store_command(st, p, n, argv, lens, &rep, err);
     if (rc != QSSO_STORE_OK)
         return rc;
     if (rep->type != QSSO_REPLY_INTEGER) {
         *err = "the record write answered an odd reply";
         return QSSO_STORE_ERROR;
     }
-    if (rep->integer == 1)
+    if (rep->integer == 1) {
+        w->written = json;
         return QSSO_STORE_OK;
-    if (rep->integer < 0 || raw == NULL)
+    }
+    if (rep->integer < 0 || w->raw == NULL)
         return QSSO_STORE_EXISTS;
     return QSSO_STORE_CHANGED;
+}
+
+static qsso_store_rc_e qsso_users_cas(qsso_store_t *st, apr_pool_t *p,
+                                      const char *from, const char *raw,
+                                      const qsso_user_t *u, const char **err)
+{
+    qsso_users_write_t w = {from, raw, u, NULL, NULL};
+
+    return qsso_users_cas_write(st, p, &w, err);
 }
 
 static int qsso_users_same_list(apr_pool_t *p, const apr_array_header_t *a,
@@ -507,6 +549,7 @@ static int qsso_users_rename(qsso_store_t *st, apr_pool_t *p,
                              qsso_err_t *err)
 {
     const char *e = NULL, *old = u->username;
+    qsso_users_write_t w = {old, u->raw, u, NULL, NULL};
 
     if (strcasecmp(u->email, s->email))
         return qsso_err_set(p, err, 4010, "existing user \"%s\" has email "
@@ -516,8 +559,9 @@ static int qsso_users_rename(qsso_store_t *st, apr_pool_t *p,
                             QSSO_LOGV(s->email), QSSO_LOGV(s->username));
     u->username = s->username;
     qsso_users_add_former(p, u, old);
-    switch (qsso_users_cas(st, p, old, u->raw, u, &e)) {
+    switch (qsso_users_cas_write(st, p, &w, &e)) {
     case QSSO_STORE_OK:
+        u->raw = w.written;
         break;
     case QSSO_STORE_CHANGED:
         return QSSO_USERS_AGAIN;
@@ -530,8 +574,7 @@ static int qsso_users_rename(qsso_store_t *st, apr_pool_t *p,
     }
     if (qsso_users_index(st, p, "SREM", u->email, old, &e) != QSSO_STORE_OK
         || qsso_users_index(st, p, "SADD", u->email, u->username, &e)
-               != QSSO_STORE_OK
-        || qsso_users_load(st, p, u->username, u, &e) != QSSO_STORE_OK)
+               != QSSO_STORE_OK)
         return qsso_users_store_err(p, err, e);
     res->outcome = QSSO_USERS_RENAMED;
     res->previous = old;
@@ -546,6 +589,7 @@ static int qsso_users_link(qsso_store_t *st, apr_pool_t *p,
                            qsso_err_t *err)
 {
     apr_array_header_t *names;
+    qsso_users_write_t w = {NULL, NULL, NULL, NULL, NULL};
     const char *e = NULL;
     const char *name;
 
@@ -577,10 +621,25 @@ static int qsso_users_link(qsso_store_t *st, apr_pool_t *p,
                             QSSO_LOGV(s->username));
     /* Later logins find the record through the alias, not by email; it
      * names the id, which goes with the record (never to the next owner
-     * of its username), and the id lists it, so it goes with the id. */
-    if (qsso_users_set_alias(st, p, s->username, u->id, &e)
-        != QSSO_STORE_OK)
+     * of its username), and the id lists it, so it goes with the id. The
+     * record becomes linked in the same step, against the record as read:
+     * of two first logins linking it at once, the second finds it linked
+     * (4010) when it reads again. */
+    u->sso_linked = 1;
+    w.from = u->username;
+    w.raw = u->raw;
+    w.u = u;
+    w.alias = s->username;
+    switch (qsso_users_cas_write(st, p, &w, &e)) {
+    case QSSO_STORE_OK:
+        u->raw = w.written;
+        break;
+    case QSSO_STORE_CHANGED:
+    case QSSO_STORE_EXISTS:
+        return QSSO_USERS_AGAIN;
+    default:
         return qsso_users_store_err(p, err, e);
+    }
     *found = 1;
     res->outcome = QSSO_USERS_LINKED;
     res->previous = u->username;

@@ -479,3 +479,29 @@ def test_a_link_whose_record_changed_email_is_refused(fresh, workdir, redis,
     b, r = sso_login(h, "sso-" + legacy, email)
     line = refused(refusal, h, b, r, 403, 4020)
     assert other in line and email in line
+
+
+def test_two_idp_users_linking_one_record_at_once_get_one_link(
+        fresh, workdir, redis, proxy, refusal):
+    """Two IdP usernames with the record's email sign in for the first
+    time together: the second link lands while the first is held. One of
+    them gets the record; the other is refused (4010), never both."""
+    h = linked_site(fresh, workdir, proxy)
+    s = Scim(h, TOKEN)
+    email = who("shared")
+    legacy = "legacy-" + uuid.uuid4().hex[:8]
+    s.create(name=legacy, email=email)
+    second = {}
+
+    def other_links():
+        b2, r2 = sso_login(h, "second-" + legacy, email)
+        second["b"], second["r"] = b2, r2
+
+    b = Browser(h)
+    r = held_login(proxy, b, legacy, other_links,
+                   attrs={EMAIL: [email], UPN: ["first-" + legacy]})
+    assert second["r"].status_code == 303, second["r"].text
+    assert env_of(second["b"].get("/dash/").text)["REMOTE_USER"] == legacy
+    line = refused(refusal, h, b, r, 403, 4010)
+    assert "first-" + legacy in line
+    assert redis.keys("qsso:user-alias:first-" + legacy) == []
