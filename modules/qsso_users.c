@@ -646,6 +646,12 @@ static int qsso_users_link(qsso_store_t *st, apr_pool_t *p,
     return QSSO_OK;
 }
 
+/* Deletes the link KEYS[1] if it still names ARGV[1] (a login may have
+ * made it afresh meanwhile). */
+#define QSSO_USERS_UNLINK_LUA \
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then " \
+    "redis.call('DEL', KEYS[1]) end return 1"
+
 /* The record an earlier link pointed the IdP's username at, if the link
  * still holds: the record with that id still exists (a deleted one's
  * tombstone too, so its user stays out with 4009) and has the email
@@ -660,6 +666,7 @@ static int qsso_users_load_alias(qsso_store_t *st, apr_pool_t *p,
     const char *key = qsso_users_alias_key(p, s->username), *e = NULL;
     char *target = NULL, *name = NULL;
     apr_size_t len = 0;
+    qsso_store_reply_t *rep;
     int by_id;
     qsso_store_rc_e rc = qsso_store_get(st, p, key, &target, &len, &e);
 
@@ -688,7 +695,9 @@ static int qsso_users_load_alias(qsso_store_t *st, apr_pool_t *p,
                             QSSO_LOGV(u->username), u->id,
                             QSSO_LOGV(u->email), QSSO_LOGV(s->email));
     if (rc == QSSO_STORE_NOTFOUND)      /* its record is gone */
-        rc = qsso_store_del(st, p, key, &e) == QSSO_STORE_OK
+        rc = qsso_store_commandv(st, p, &rep, &e, "EVAL",
+                                 QSSO_USERS_UNLINK_LUA, "1", key, target,
+                                 NULL) == QSSO_STORE_OK
                  ? QSSO_STORE_NOTFOUND : QSSO_STORE_ERROR;
     else if (!by_id)
         rc = qsso_users_set_alias(st, p, s->username, u->id, &e);

@@ -351,7 +351,7 @@ def test_many_logins_fired_with_a_deactivation_never_survive(
 # ---- finding 6: the sessions of a renamed record's old name --------------
 
 def test_rename_at_login_ends_the_old_names_sessions(fresh, workdir, redis,
-                                                     log):
+                                                     ctl):
     """A session under the bare name, the record renamed to name#acme at
     an SSO login: the old name's session is revoked at the rename (and a
     deactivation of the renamed user reaches its new sessions); the new
@@ -371,6 +371,8 @@ def test_rename_at_login_ends_the_old_names_sessions(fresh, workdir, redis,
     rec = record(redis, email + "#acme")
     assert rec["formerNames"] == [email.lower()]
     assert record(redis, email) is None
+    shown = ctl("users", "show", email + "#acme").stdout
+    assert "former names: " + email.lower() in shown, shown
     r = Scim(branded, TOKEN).patch("/Users/" + rec["id"], [
         {"op": "replace", "value": {"active": False}}])
     assert r.status_code == 200, r.text
