@@ -369,14 +369,21 @@ static void qsso_users_merge(apr_pool_t *p, qsso_user_t *cur,
 #undef QSSO_USERS_MERGE_N
 }
 
-qsso_store_rc_e qsso_users_save(qsso_store_t *st, apr_pool_t *p,
-                                const qsso_user_t *u, const char **err)
+/* qsso_users_save, leaving in *now the record as written (its name may
+ * be another than u's: a rename that landed meanwhile is followed by the
+ * id, since the fields u changed are still this person's to change). */
+static qsso_store_rc_e qsso_users_save_record(qsso_store_t *st,
+                                              apr_pool_t *p,
+                                              const qsso_user_t *u,
+                                              qsso_user_t *now,
+                                              const char **err)
 {
-    qsso_user_t orig, cur, n = *u;
-    const char *raw = u->raw;
+    qsso_user_t orig, cur;
+    const char *raw = u->raw, *from = u->username;
     qsso_store_rc_e rc;
     int i;
 
+    *now = *u;
     if (raw == NULL)
         return qsso_users_cas(st, p, u->username, NULL, u, err);
     if (qsso_users_decode(p, raw, &orig) != 0) {
@@ -384,22 +391,32 @@ qsso_store_rc_e qsso_users_save(qsso_store_t *st, apr_pool_t *p,
         return QSSO_STORE_ERROR;
     }
     for (i = 0; i < QSSO_USERS_TRIES; i++) {
-        rc = qsso_users_cas(st, p, orig.username, raw, &n, err);
+        rc = qsso_users_cas(st, p, from, raw, now, err);
         if (rc != QSSO_STORE_CHANGED)
             return rc;
-        if ((rc = qsso_users_load(st, p, orig.username, &cur, err))
-            != QSSO_STORE_OK)
+        rc = qsso_users_load(st, p, from, &cur, err);
+        if ((rc == QSSO_STORE_OK && strcmp(cur.id, orig.id))
+            || rc == QSSO_STORE_NOTFOUND)   /* renamed, or its name reused */
+            rc = qsso_users_load_by_id(st, p, orig.id, &cur, err);
+        if (rc != QSSO_STORE_OK)
             return rc;
-        if (strcmp(cur.id, orig.id))    /* another person's record now */
-            return QSSO_STORE_NOTFOUND;
-        n = cur;
-        qsso_users_merge(p, &n, &orig, u);
+        *now = cur;
+        qsso_users_merge(p, now, &orig, u);
         raw = cur.raw;
+        from = cur.username;
     }
     *err = apr_psprintf(p, "the record of \"%s\" changed %d times while "
                         "being written", QSSO_LOGV(orig.username),
                         QSSO_USERS_TRIES);
     return QSSO_STORE_ERROR;
+}
+
+qsso_store_rc_e qsso_users_save(qsso_store_t *st, apr_pool_t *p,
+                                const qsso_user_t *u, const char **err)
+{
+    qsso_user_t now;
+
+    return qsso_users_save_record(st, p, u, &now, err);
 }
 
 /* Adds or removes username in the email index. */
@@ -1020,7 +1037,7 @@ qsso_store_rc_e qsso_users_deactivate(qsso_store_t *st, apr_pool_t *p,
                                       const char *actor, int *sessions,
                                       const char **err)
 {
-    qsso_user_t u;
+    qsso_user_t u, now;
     qsso_store_rc_e rc = qsso_users_load(st, p, username, &u, err);
     int n = 0;
 
@@ -1034,16 +1051,17 @@ qsso_store_rc_e qsso_users_deactivate(qsso_store_t *st, apr_pool_t *p,
      * sessions second: a login in between re-reads the flag after indexing
      * its session (qsso_users_check_active). Every name the record has
      * had is reached. */
-    if ((rc = qsso_users_save(st, p, &u, err)) != QSSO_STORE_OK
-        || (rc = qsso_users_revoke(st, p, u.username, &u, &n, err))
+    if ((rc = qsso_users_save_record(st, p, &u, &now, err))
+            != QSSO_STORE_OK
+        || (rc = qsso_users_revoke(st, p, now.username, &now, &n, err))
                != QSSO_STORE_OK)
         return rc;
     if (sessions)
         *sessions = n;
     return qsso_users_event(st, p, err, delete ? "user.deleted"
                                                : "user.deactivated",
-                            "user", u.username, "actor", actor, "sessions",
-                            apr_itoa(p, n), NULL);
+                            "user", now.username, "actor", actor,
+                            "sessions", apr_itoa(p, n), NULL);
 }
 
 qsso_store_rc_e qsso_users_activate(qsso_store_t *st, apr_pool_t *p,

@@ -507,3 +507,32 @@ def test_two_idp_users_linking_one_record_at_once_get_one_link(
     line = refused(refusal, h, b, r, 403, 4010)
     assert "first-" + legacy in line
     assert redis.keys("qsso:user-alias:first-" + legacy) == []
+
+
+def test_deactivation_follows_a_rename_that_lands_before_its_write(
+        fresh, workdir, redis, proxy, ctl):
+    """qssoctl reads "name", the login renames it to "name#acme" before
+    qssoctl writes: the deactivation follows the record (by id) to its
+    new name and ends the session the renaming login made."""
+    email = who("moving")
+    bare = fresh.start()
+    assert Browser(bare).login(email=email).status_code == 303
+    branded = site_with_scim(fresh, workdir, redis, QSSOBrandID="acme",
+                             QSSOModifyExistingUsername="On")
+    proxy.arm("qsso:user:" + email.lower())
+    out = {}
+    t = threading.Thread(target=lambda: out.update(
+        r=ctl("users", "deactivate", email, store=proxy.url)))
+    t.start()
+    assert proxy.held.wait(10), "qssoctl never wrote the record"
+    b = Browser(branded)
+    t0 = time.monotonic()
+    assert b.login(email=email).status_code == 303      # the rename
+    assert time.monotonic() - t0 < HOLD_MAX, "took too long to hold"
+    proxy.release()
+    t.join(15)
+    assert out["r"].returncode == 0, out["r"].stderr
+    rec = record(redis, email + "#acme")
+    assert rec["active"] is False and rec["formerNames"] == [email.lower()]
+    assert record(redis, email) is None          # no resurrected copy
+    assert b.get("/dash/").status_code == 302
