@@ -59,8 +59,9 @@ qsso_store_rc_e qsso_users_load(qsso_store_t *st, apr_pool_t *p,
 /* Writes the fields u changed since it was loaded (u->raw) onto the
  * record as it is now, in one atomic step (compare-and-set, retried on a
  * concurrent change), so a concurrent writer's fields are never reverted.
- * u must keep its username; without u->raw the record is created.
- * QSSO_STORE_NOTFOUND when the record went away meanwhile. */
+ * u must keep its username; without u->raw the record is created. A
+ * rename that landed meanwhile is followed by the id; QSSO_STORE_NOTFOUND
+ * when the record (its id) went away. */
 qsso_store_rc_e qsso_users_save(qsso_store_t *st, apr_pool_t *p,
                                 const qsso_user_t *u, const char **err);
 
@@ -98,9 +99,10 @@ int qsso_users_check_active(qsso_store_t *st, apr_pool_t *p,
                             const char *username, qsso_err_t *err);
 
 /* Deprovisioning, shared by SCIM and qssoctl: marks username inactive
- * (and deleted, when `delete` is set) and then ends all its sessions, so
- * the next request with an old cookie is sent to a login that is refused
- * with 4009. Records a user.deactivated / user.deleted event naming actor.
+ * (and deleted, when `delete` is set), changing nothing else of the record
+ * as it is then, and then ends all its sessions, under its name and every
+ * former one, so the next request with an old cookie is sent to a login
+ * that is refused with 4009. Records a user.deactivated / user.deleted event naming actor.
  * *sessions (may be NULL) gets the number of sessions ended. */
 qsso_store_rc_e qsso_users_deactivate(qsso_store_t *st, apr_pool_t *p,
                                       const char *username, int delete,
