@@ -536,3 +536,52 @@ def test_deactivation_follows_a_rename_that_lands_before_its_write(
     assert rec["active"] is False and rec["formerNames"] == [email.lower()]
     assert record(redis, email) is None          # no resurrected copy
     assert b.get("/dash/").status_code == 302
+
+
+def held_scim(proxy, key, call, during):
+    """call() (a SCIM request) runs while its write of key is held and
+    during() runs; returns call()'s response."""
+    out = []
+    proxy.arm(key)
+    t = threading.Thread(target=lambda: out.append(call()))
+    t.start()
+    assert proxy.held.wait(5), "the SCIM call never wrote the record"
+    t0 = time.monotonic()
+    during()
+    assert time.monotonic() - t0 < HOLD_MAX, "took too long to hold"
+    proxy.release()
+    t.join(15)
+    assert out, "the SCIM call did not answer"
+    return out[0]
+
+
+@pytest.mark.parametrize("if_match", [True, False])
+def test_a_scim_patch_does_not_revert_a_login_between_its_read_and_write(
+        fresh, workdir, redis, proxy, if_match):
+    """With If-Match the PATCH, decided on a version that a login changed
+    before the write, is 412 (RFC 7644 3.14) and changes nothing; without,
+    it is applied onto the record as the login left it. Either way the
+    login's write stays."""
+    h = site_with_scim(fresh, workdir, proxy)
+    s = Scim(h, TOKEN)
+    email = who("patched")
+    u = s.create(name=email)
+    etag = s.get("/Users/" + u["id"]).headers["ETag"]
+    ops = [{"op": "replace", "path": "externalId", "value": "EXT-9"}]
+
+    def patch():
+        return s.patch("/Users/" + u["id"], ops,
+                       headers={"If-Match": etag} if if_match else None)
+
+    def login():
+        assert Browser(h).login(email=email).status_code == 303
+
+    r = held_scim(proxy, "qsso:user:" + email.lower(), patch, login)
+    rec = record(redis, email)
+    assert rec["lastLogin"] > 0 and rec["ssoLinked"] is True
+    if if_match:
+        assert r.status_code == 412, r.text
+        assert rec["externalId"] == ""
+    else:
+        assert r.status_code == 200, r.text
+        assert rec["externalId"] == "EXT-9"
