@@ -127,6 +127,10 @@ static const qsso_err_entry_t qsso_err_table[] = {
     {4010, 403, APLOG_ERR, "Your account could not be matched safely",
      "two user records could be this person; resolve them by hand "
      "(qssoctl users show) before the next login"},
+    {4020, 403, APLOG_ERR, "Your account could not be matched safely",
+     "the user record this IdP user is linked to now has another email; "
+     "correct the email, or delete the link (qsso:user-alias:) by hand"},
+
     {4030, 403, APLOG_ERR, "Your account has a value this site cannot keep "
      "apart", "the IdP sends a group or dashboard attribute value holding "
      "\"::\", the separator of multi-values at the backend; send the parts "

@@ -13,6 +13,10 @@
  * user's sessions before the answer is sent. PUT, PATCH and DELETE take
  * the path shared with /Groups (qsso_scim_resource_write: If-Match, the
  * PATCH loop, whole or nothing); this file gives it the hooks of a user.
+ * The save is a compare-and-set against the record the edit started from:
+ * when a login or another client changed it meanwhile, the shared path
+ * starts again from the record as it is now (and an If-Match naming the
+ * old version then fails with 412), so nobody's change is reverted.
  * Needs no request.
  */
 #include <string.h>
@@ -417,7 +421,9 @@ static void qsso_scim_users_event(qsso_scim_call_t *c, const char *type,
 }
 
 /* Saves n over old when anything changed, then moves the active flag
- * through the shared deactivate/activate, and answers with the result. */
+ * through the shared deactivate/activate, and answers with the result;
+ * QSSO_SCIM_CHANGED (nothing written) when old is no longer what is
+ * stored. */
 static int qsso_scim_users_commit(qsso_scim_call_t *c, const qsso_user_t *old,
                                   qsso_user_t *n)
 {
@@ -431,6 +437,8 @@ static int qsso_scim_users_commit(qsso_scim_call_t *c, const qsso_user_t *old,
     if (strcmp(qsso_users_encode(c->p, old), qsso_users_encode(c->p, n))) {
         n->updated = apr_time_sec(apr_time_now());
         rc = qsso_users_replace(c->st, c->p, old, n, &e);
+        if (rc == QSSO_STORE_CHANGED)
+            return QSSO_SCIM_CHANGED;
         if (rc == QSSO_STORE_EXISTS)
             return qsso_scim_fail(c, 409, "uniqueness", "userName \"%s\" is "
                                   "already taken", n->username);
@@ -493,6 +501,10 @@ static int qsso_scim_users_create(qsso_scim_call_t *c)
             rc = qsso_users_replace(c->st, c->p, &old, &u, &e);
             c->note = "reused the tombstone of a deleted user";
         }
+        if (rc == QSSO_STORE_CHANGED || rc == QSSO_STORE_NOTFOUND)
+            return qsso_scim_fail(c, 409, "uniqueness", "userName \"%s\" "
+                                  "changed hands meanwhile; try again",
+                                  u.username);
     }
     if (rc != QSSO_STORE_OK)
         return qsso_scim_fail_store(c, "creating a user", e);
@@ -549,8 +561,6 @@ static int qsso_scim_users_check_hook(qsso_scim_call_t *c, const void *rec)
                                     "required");
 }
 
-/* The record is written by qsso_users.c, which compares nothing with the
- * loaded record yet: this never answers QSSO_SCIM_CHANGED. */
 static int qsso_scim_users_commit_hook(qsso_scim_call_t *c, const void *old,
                                        void *n)
 {

@@ -28,7 +28,8 @@ typedef enum {
     QSSO_STORE_FULL,        /* add: no room, and the store evicts nothing
                              * to make some (QSSOStore shm's replay
                              * cache); *err says which region */
-    QSSO_STORE_ERROR        /* unreachable or failing; *err says why */
+    QSSO_STORE_ERROR,       /* unreachable or failing; *err says why */
+    QSSO_STORE_CHANGED      /* compare-and-set: changed since it was read */
 } qsso_store_rc_e;
 
 typedef struct qsso_store_t qsso_store_t;

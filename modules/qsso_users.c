@@ -7,10 +7,22 @@
  * the record of each id, written with the record, for SCIM. Audit events
  * go to a Redis stream capped at QSSO_USERS_EVENTS_MAX entries.
  *
+ * Several writers share a record (logins on every front end, SCIM, Groups,
+ * qssoctl), so no write is a plain SET of what was read a moment ago:
+ * every write is one server-side script that compares the record with the
+ * bytes the writer read and writes only when they are the same
+ * (qsso_users_cas). A writer that lost reloads and applies again only
+ * what it owns: a login re-reads the record and is refused if it was
+ * deactivated meanwhile, qsso_users_save re-applies the fields its caller
+ * changed, SCIM decides again (If-Match then fails). A deactivation can
+ * therefore never be undone by a racing login, nor a SCIM push reverted.
+ *
  * Migration never merges two different people: a rename needs the bare
  * record's email to be the IdP's, a link needs exactly one unlinked record
  * with that email; anything else is refused with 4010 and left for a
- * human.
+ * human. A link (qsso:user-alias:<IdP username>) names the record's id,
+ * not its name, and is followed only to that id with the same email, so
+ * a username given to someone else later is never reached through it.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -40,11 +52,18 @@ static const char *qsso_users_key(apr_pool_t *p, const char *username)
     return apr_pstrcat(p, "qsso:user:", qsso_users_lower(p, username), NULL);
 }
 
-/* A linked record keeps its own name; the IdP's username points to it. */
+/* A linked record keeps its own name; the IdP's username points to its
+ * id ("id:<id>"; older links hold the record's name). */
 static const char *qsso_users_alias_key(apr_pool_t *p, const char *username)
 {
     return apr_pstrcat(p, "qsso:user-alias:", qsso_users_lower(p, username),
                        NULL);
+}
+
+/* The alias keys pointing at a record id, so they go with the id. */
+static const char *qsso_users_aliases_key(apr_pool_t *p, const char *id)
+{
+    return apr_pstrcat(p, "qsso:user-aliases:", id, NULL);
 }
 
 static const char *qsso_users_sessions_key(apr_pool_t *p,
@@ -94,6 +113,15 @@ char *qsso_users_encode(apr_pool_t *p, const qsso_user_t *u)
     json_object_set_new(o, "created", json_integer(u->created));
     json_object_set_new(o, "updated", json_integer(u->updated));
     json_object_set_new(o, "lastLogin", json_integer(u->last_login));
+    /* Only when there are some: records never renamed keep their bytes,
+     * and so their SCIM ETag. */
+    if (u->former_names && u->former_names->nelts) {
+        json_t *f = json_array();
+        for (i = 0; i < u->former_names->nelts; i++)
+            json_array_append_new(f, json_string(APR_ARRAY_IDX(
+                u->former_names, i, const char *)));
+        json_object_set_new(o, "formerNames", f);
+    }
     dump = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     json_decref(o);
     if (dump == NULL)
@@ -110,10 +138,22 @@ static const char *qsso_users_str(apr_pool_t *p, json_t *o, const char *k)
     return apr_pstrdup(p, v ? v : "");
 }
 
+static apr_array_header_t *qsso_users_strings(apr_pool_t *p, json_t *g)
+{
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+    size_t i;
+
+    for (i = 0; json_is_array(g) && i < json_array_size(g); i++) {
+        const char *v = json_string_value(json_array_get(g, i));
+        if (v)
+            APR_ARRAY_PUSH(out, const char *) = apr_pstrdup(p, v);
+    }
+    return out;
+}
+
 int qsso_users_decode(apr_pool_t *p, const char *data, qsso_user_t *out)
 {
-    json_t *o = json_loads(data, JSON_REJECT_DUPLICATES, NULL), *g;
-    size_t i;
+    json_t *o = json_loads(data, JSON_REJECT_DUPLICATES, NULL);
 
     if (o == NULL || !json_is_object(o)
         || !json_is_string(json_object_get(o, "userName"))
@@ -139,13 +179,9 @@ int qsso_users_decode(apr_pool_t *p, const char *data, qsso_user_t *out)
     out->created = json_integer_value(json_object_get(o, "created"));
     out->updated = json_integer_value(json_object_get(o, "updated"));
     out->last_login = json_integer_value(json_object_get(o, "lastLogin"));
-    g = json_object_get(o, "groups");
-    out->groups = apr_array_make(p, 4, sizeof(const char *));
-    for (i = 0; json_is_array(g) && i < json_array_size(g); i++) {
-        const char *v = json_string_value(json_array_get(g, i));
-        if (v)
-            APR_ARRAY_PUSH(out->groups, const char *) = apr_pstrdup(p, v);
-    }
+    out->groups = qsso_users_strings(p, json_object_get(o, "groups"));
+    out->former_names = qsso_users_strings(p, json_object_get(o,
+                                                              "formerNames"));
     json_decref(o);
     return 0;
 }
@@ -166,34 +202,221 @@ qsso_store_rc_e qsso_users_load(qsso_store_t *st, apr_pool_t *p,
                             QSSO_LOGV(username));
         return QSSO_STORE_ERROR;
     }
+    out->raw = val;
     return QSSO_STORE_OK;
 }
 
-static qsso_store_rc_e qsso_users_write(qsso_store_t *st, apr_pool_t *p,
-                                        const qsso_user_t *u, int only_new,
-                                        const char **err)
+/* How often a writer that lost a compare-and-set reloads and tries
+ * again before it gives up (a store error): only a burst of writes to one
+ * record, faster than a round trip, gets that far. */
+#define QSSO_USERS_TRIES 16
+
+/* Deletes every session in the index KEYS[1] (the count is of sessions
+ * that still existed, not of index entries), then, for each further pair
+ * KEYS[i] (a former name's record key) and KEYS[i+1] (that name's
+ * session index), the former name's sessions too unless another record
+ * holds that name now; in one step, so a session added while it runs is
+ * either deleted or added after it (and then caught by the login's
+ * re-check of the active flag). */
+#define QSSO_USERS_REVOKE_LUA \
+    "local n = 0 " \
+    "local function rev(s) local m = redis.call('SMEMBERS', s) " \
+    "for _, k in ipairs(m) do n = n + redis.call('DEL', k) end " \
+    "redis.call('DEL', s) end " \
+    "rev(KEYS[1]) " \
+    "for i = 2, #KEYS - 1, 2 do " \
+    "if redis.call('EXISTS', KEYS[i]) == 0 then rev(KEYS[i + 1]) end end " \
+    "return n"
+
+/* The one way a record is written. KEYS[1] is where the writer read it
+ * and ARGV[1] the bytes it read ("" = it read nothing: create); unless the
+ * record there is still exactly those bytes, nothing is written and 0 is
+ * the answer. KEYS[2] is where it goes: another key is a rename, which
+ * needs the new name free (else -1), removes the old key and ends the
+ * sessions indexed under the old name (KEYS[3]) in the same step, so no
+ * deprovisioning can miss them. KEYS[4] (the id index) names the record.
+ * With KEYS[5] and KEYS[6], the IdP username's link (ARGV[5]) is written
+ * and listed under the id in the same step as the record it links. */
+#define QSSO_USERS_CAS_LUA \
+    "local cur = redis.call('GET', KEYS[1]) " \
+    "if ARGV[1] == '' then if cur then return 0 end " \
+    "elseif cur ~= ARGV[1] then return 0 end " \
+    "if KEYS[2] ~= KEYS[1] then " \
+    "if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end " \
+    "redis.call('DEL', KEYS[1]) " \
+    "local m = redis.call('SMEMBERS', KEYS[3]) " \
+    "for _, k in ipairs(m) do redis.call('DEL', k) end " \
+    "redis.call('DEL', KEYS[3]) end " \
+    "redis.call('SET', KEYS[2], ARGV[2]) " \
+    "if ARGV[4] == '1' then redis.call('SET', KEYS[4], ARGV[3]) end " \
+    "if #KEYS == 6 then redis.call('SET', KEYS[5], ARGV[5]) " \
+    "redis.call('SADD', KEYS[6], KEYS[5]) end " \
+    "return 1"
+
+/* One compare-and-set write (QSSO_USERS_CAS_LUA). */
+typedef struct {
+    const char *from;              /* the name the record was read under */
+    const char *raw;               /* the bytes read; NULL: create */
+    const qsso_user_t *u;          /* what to write */
+    const char *alias;             /* IdP username to link to u; NULL */
+    const char *written;           /* out: the JSON now stored */
+} qsso_users_write_t;
+
+/* Writes w->u where the record read as w->raw under the name w->from
+ * was, if it is still that: QSSO_STORE_OK; QSSO_STORE_CHANGED when it is
+ * not (or, creating, QSSO_STORE_EXISTS: the name is taken);
+ * QSSO_STORE_EXISTS when a rename's new name is taken. */
+static qsso_store_rc_e qsso_users_cas_write(qsso_store_t *st, apr_pool_t *p,
+                                            qsso_users_write_t *w,
+                                            const char **err)
 {
+    const qsso_user_t *u = w->u;
     const char *json = qsso_users_encode(p, u);
-    const char *key = qsso_users_key(p, u->username);
     const char *name = qsso_users_lower(p, u->username);
+    const char *alias = w->alias ? qsso_users_alias_key(p, w->alias) : NULL;
+    const char *argv[14];
+    apr_size_t lens[14];
+    int has_id = u->id && *u->id, n = 0, i;
+    qsso_store_reply_t *rep;
     qsso_store_rc_e rc;
 
     if (json == NULL) {
         *err = "cannot encode a user record";
         return QSSO_STORE_ERROR;
     }
-    rc = only_new ? qsso_store_add(st, p, key, json, strlen(json), 0, err)
-                  : qsso_store_set(st, p, key, json, strlen(json), 0, err);
-    if (rc == QSSO_STORE_OK && u->id && *u->id)
-        rc = qsso_store_set(st, p, qsso_users_id_key(p, u->id), name,
-                            strlen(name), 0, err);
-    return rc;
+    argv[n++] = "EVAL";
+    argv[n++] = QSSO_USERS_CAS_LUA;
+    argv[n++] = alias ? "6" : "4";
+    argv[n++] = qsso_users_key(p, w->from);
+    argv[n++] = qsso_users_key(p, u->username);
+    argv[n++] = qsso_users_sessions_key(p, w->from);
+    argv[n++] = qsso_users_id_key(p, has_id ? u->id : "-");
+    if (alias) {
+        argv[n++] = alias;
+        argv[n++] = qsso_users_aliases_key(p, u->id);
+    }
+    argv[n++] = w->raw ? w->raw : "";
+    argv[n++] = json;
+    argv[n++] = name;
+    argv[n++] = has_id ? "1" : "0";
+    if (alias)
+        argv[n++] = apr_pstrcat(p, "id:", u->id, NULL);
+    for (i = 0; i < n; i++)
+        lens[i] = strlen(argv[i]);
+    rc = qsso_store_command(st, p, n, argv, lens, &rep, err);
+    if (rc != QSSO_STORE_OK)
+        return rc;
+    if (rep->type != QSSO_REPLY_INTEGER) {
+        *err = "the record write answered an odd reply";
+        return QSSO_STORE_ERROR;
+    }
+    if (rep->integer == 1) {
+        w->written = json;
+        return QSSO_STORE_OK;
+    }
+    if (rep->integer < 0 || w->raw == NULL)
+        return QSSO_STORE_EXISTS;
+    return QSSO_STORE_CHANGED;
+}
+
+static qsso_store_rc_e qsso_users_cas(qsso_store_t *st, apr_pool_t *p,
+                                      const char *from, const char *raw,
+                                      const qsso_user_t *u, const char **err)
+{
+    qsso_users_write_t w = {from, raw, u, NULL, NULL};
+
+    return qsso_users_cas_write(st, p, &w, err);
+}
+
+static int qsso_users_same_list(apr_pool_t *p, const apr_array_header_t *a,
+                                const apr_array_header_t *b)
+{
+    if ((a ? a->nelts : 0) != (b ? b->nelts : 0))
+        return 0;
+    return a == NULL || !a->nelts
+           || !strcmp(apr_array_pstrcat(p, a, '\n'),
+                      apr_array_pstrcat(p, b, '\n'));
+}
+
+/* Onto cur (the record as it is now) goes every field that u changed
+ * relative to orig (the record as u's writer read it): the writer's own
+ * edits, and nothing it merely read. */
+static void qsso_users_merge(apr_pool_t *p, qsso_user_t *cur,
+                             const qsso_user_t *orig, const qsso_user_t *u)
+{
+#define QSSO_USERS_MERGE_S(f) \
+    if (strcmp(orig->f ? orig->f : "", u->f ? u->f : "")) cur->f = u->f
+#define QSSO_USERS_MERGE_N(f) \
+    if (orig->f != u->f) cur->f = u->f
+    QSSO_USERS_MERGE_S(email);
+    QSSO_USERS_MERGE_S(first_name);
+    QSSO_USERS_MERGE_S(last_name);
+    QSSO_USERS_MERGE_S(user_type);
+    QSSO_USERS_MERGE_S(division);
+    QSSO_USERS_MERGE_S(unique_id);
+    QSSO_USERS_MERGE_S(external_id);
+    QSSO_USERS_MERGE_S(source);
+    QSSO_USERS_MERGE_S(idp);
+    QSSO_USERS_MERGE_N(active);
+    QSSO_USERS_MERGE_N(deleted);
+    QSSO_USERS_MERGE_N(sso_linked);
+    QSSO_USERS_MERGE_N(created);
+    QSSO_USERS_MERGE_N(updated);
+    QSSO_USERS_MERGE_N(last_login);
+    if (!qsso_users_same_list(p, orig->groups, u->groups))
+        cur->groups = u->groups;
+#undef QSSO_USERS_MERGE_S
+#undef QSSO_USERS_MERGE_N
+}
+
+/* qsso_users_save, leaving in *now the record as written (its name may
+ * be another than u's: a rename that landed meanwhile is followed by the
+ * id, since the fields u changed are still this person's to change). */
+static qsso_store_rc_e qsso_users_save_record(qsso_store_t *st,
+                                              apr_pool_t *p,
+                                              const qsso_user_t *u,
+                                              qsso_user_t *now,
+                                              const char **err)
+{
+    qsso_user_t orig, cur;
+    const char *raw = u->raw, *from = u->username;
+    qsso_store_rc_e rc;
+    int i;
+
+    *now = *u;
+    if (raw == NULL)
+        return qsso_users_cas(st, p, u->username, NULL, u, err);
+    if (qsso_users_decode(p, raw, &orig) != 0) {
+        *err = "the record as loaded does not decode";
+        return QSSO_STORE_ERROR;
+    }
+    for (i = 0; i < QSSO_USERS_TRIES; i++) {
+        rc = qsso_users_cas(st, p, from, raw, now, err);
+        if (rc != QSSO_STORE_CHANGED)
+            return rc;
+        rc = qsso_users_load(st, p, from, &cur, err);
+        if ((rc == QSSO_STORE_OK && strcmp(cur.id, orig.id))
+            || rc == QSSO_STORE_NOTFOUND)   /* renamed, or its name reused */
+            rc = qsso_users_load_by_id(st, p, orig.id, &cur, err);
+        if (rc != QSSO_STORE_OK)
+            return rc;
+        *now = cur;
+        qsso_users_merge(p, now, &orig, u);
+        raw = cur.raw;
+        from = cur.username;
+    }
+    *err = apr_psprintf(p, "the record of \"%s\" changed %d times while "
+                        "being written", QSSO_LOGV(orig.username),
+                        QSSO_USERS_TRIES);
+    return QSSO_STORE_ERROR;
 }
 
 qsso_store_rc_e qsso_users_save(qsso_store_t *st, apr_pool_t *p,
                                 const qsso_user_t *u, const char **err)
 {
-    return qsso_users_write(st, p, u, 0, err);
+    qsso_user_t now;
+
+    return qsso_users_save_record(st, p, u, &now, err);
 }
 
 /* Adds or removes username in the email index. */
@@ -270,14 +493,80 @@ static int qsso_users_store_err(apr_pool_t *p, qsso_err_t *err,
     return qsso_err_set(p, err, 3001, "user directory: %s", what);
 }
 
+static qsso_store_rc_e qsso_users_set_alias(qsso_store_t *st, apr_pool_t *p,
+                                            const char *username,
+                                            const char *id, const char **err)
+{
+    const char *key = qsso_users_alias_key(p, username);
+    qsso_store_reply_t *rep;
+    qsso_store_rc_e rc = qsso_store_commandv(
+        st, p, &rep, err, "SET", key, apr_pstrcat(p, "id:", id, NULL), NULL);
+
+    return rc == QSSO_STORE_OK
+               ? qsso_store_commandv(st, p, &rep, err, "SADD",
+                                     qsso_users_aliases_key(p, id), key,
+                                     NULL)
+               : rc;
+}
+
+/* Deletes the aliases that name id (the id is gone), in one step; an
+ * alias re-pointed meanwhile is kept. */
+#define QSSO_USERS_UNALIAS_LUA \
+    "for _, k in ipairs(redis.call('SMEMBERS', KEYS[1])) do " \
+    "if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end end " \
+    "redis.call('DEL', KEYS[1]) return 1"
+
+static qsso_store_rc_e qsso_users_drop_aliases(qsso_store_t *st,
+                                               apr_pool_t *p, const char *id,
+                                               const char **err)
+{
+    qsso_store_reply_t *rep;
+
+    return qsso_store_commandv(st, p, &rep, err, "EVAL",
+                               QSSO_USERS_UNALIAS_LUA, "1",
+                               qsso_users_aliases_key(p, id),
+                               apr_pstrcat(p, "id:", id, NULL), NULL);
+}
+
+/* A writer that lost a compare-and-set to a concurrent change: reload the
+ * record and decide again (internal to the login). */
+#define QSSO_USERS_AGAIN (-1)
+
+/* How many former names a record remembers (oldest dropped first). */
+#define QSSO_USERS_FORMER_MAX 16
+
+/* Records that u was called `old` before it is renamed to its new name. */
+static void qsso_users_add_former(apr_pool_t *p, qsso_user_t *u,
+                                  const char *old)
+{
+    apr_array_header_t *f = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    for (i = 0; u->former_names && i < u->former_names->nelts; i++) {
+        const char *n = APR_ARRAY_IDX(u->former_names, i, const char *);
+        if (strcasecmp(n, u->username) && strcasecmp(n, old))
+            APR_ARRAY_PUSH(f, const char *) = n;
+    }
+    APR_ARRAY_PUSH(f, const char *) = qsso_users_lower(p, old);
+    if (f->nelts > QSSO_USERS_FORMER_MAX) {
+        memmove(f->elts, f->elts + sizeof(const char *),
+                sizeof(const char *) * (apr_size_t)(f->nelts - 1));
+        f->nelts--;
+    }
+    u->former_names = f;
+}
+
 /* QSSOModifyExistingUsername: "ana" becomes "ana#brand", keeping its data,
- * but only when its email is the one the IdP asserts. */
+ * but only when its email is the one the IdP asserts. The move, and the
+ * end of the sessions made under "ana" (which carry the old name), are
+ * one step: a deactivation of "ana#brand" finds every session. */
 static int qsso_users_rename(qsso_store_t *st, apr_pool_t *p,
                              const qsso_session_t *s, const char *bare,
                              qsso_user_t *u, qsso_users_result_t *res,
                              qsso_err_t *err)
 {
     const char *e = NULL, *old = u->username;
+    qsso_users_write_t w = {old, u->raw, u, NULL, NULL};
 
     if (strcasecmp(u->email, s->email))
         return qsso_err_set(p, err, 4010, "existing user \"%s\" has email "
@@ -286,9 +575,13 @@ static int qsso_users_rename(qsso_store_t *st, apr_pool_t *p,
                             QSSO_LOGV(bare), QSSO_LOGV(u->email),
                             QSSO_LOGV(s->email), QSSO_LOGV(s->username));
     u->username = s->username;
-    switch (qsso_users_write(st, p, u, 1, &e)) {
+    qsso_users_add_former(p, u, old);
+    switch (qsso_users_cas_write(st, p, &w, &e)) {
     case QSSO_STORE_OK:
+        u->raw = w.written;
         break;
+    case QSSO_STORE_CHANGED:
+        return QSSO_USERS_AGAIN;
     case QSSO_STORE_EXISTS:
         return qsso_err_set(p, err, 4010, "both \"%s\" and \"%s\" exist; "
                             "not renaming", QSSO_LOGV(bare),
@@ -296,9 +589,7 @@ static int qsso_users_rename(qsso_store_t *st, apr_pool_t *p,
     default:
         return qsso_users_store_err(p, err, e);
     }
-    if (qsso_store_del(st, p, qsso_users_key(p, old), &e) != QSSO_STORE_OK
-        || qsso_users_index(st, p, "SREM", u->email, old, &e)
-               != QSSO_STORE_OK
+    if (qsso_users_index(st, p, "SREM", u->email, old, &e) != QSSO_STORE_OK
         || qsso_users_index(st, p, "SADD", u->email, u->username, &e)
                != QSSO_STORE_OK)
         return qsso_users_store_err(p, err, e);
@@ -315,6 +606,7 @@ static int qsso_users_link(qsso_store_t *st, apr_pool_t *p,
                            qsso_err_t *err)
 {
     apr_array_header_t *names;
+    qsso_users_write_t w = {NULL, NULL, NULL, NULL, NULL};
     const char *e = NULL;
     const char *name;
 
@@ -344,29 +636,92 @@ static int qsso_users_link(qsso_store_t *st, apr_pool_t *p,
                             "username; not linking \"%s\"",
                             QSSO_LOGV(s->email), QSSO_LOGV(u->username),
                             QSSO_LOGV(s->username));
-    /* Later logins find the record through the alias, not by email. */
-    if (qsso_store_set(st, p, qsso_users_alias_key(p, s->username),
-                       qsso_users_lower(p, u->username),
-                       strlen(u->username), 0, &e) != QSSO_STORE_OK)
+    /* Later logins find the record through the alias, not by email; it
+     * names the id, which goes with the record (never to the next owner
+     * of its username), and the id lists it, so it goes with the id. The
+     * record becomes linked in the same step, against the record as read:
+     * of two first logins linking it at once, the second finds it linked
+     * (4010) when it reads again. */
+    u->sso_linked = 1;
+    w.from = u->username;
+    w.raw = u->raw;
+    w.u = u;
+    w.alias = s->username;
+    switch (qsso_users_cas_write(st, p, &w, &e)) {
+    case QSSO_STORE_OK:
+        u->raw = w.written;
+        break;
+    case QSSO_STORE_CHANGED:
+    case QSSO_STORE_EXISTS:
+        return QSSO_USERS_AGAIN;
+    default:
         return qsso_users_store_err(p, err, e);
+    }
     *found = 1;
     res->outcome = QSSO_USERS_LINKED;
     res->previous = u->username;
     return QSSO_OK;
 }
 
-/* The record an earlier link pointed the IdP's username at. */
-static qsso_store_rc_e qsso_users_load_alias(qsso_store_t *st, apr_pool_t *p,
-                                             const char *username,
-                                             qsso_user_t *u, const char **err)
-{
-    char *target = NULL;
-    apr_size_t len = 0;
-    qsso_store_rc_e rc = qsso_store_get(st, p, qsso_users_alias_key(p,
-                                                                    username),
-                                        &target, &len, err);
+/* Deletes the link KEYS[1] if it still names ARGV[1] (a login may have
+ * made it afresh meanwhile). */
+#define QSSO_USERS_UNLINK_LUA \
+    "if redis.call('GET', KEYS[1]) == ARGV[1] then " \
+    "redis.call('DEL', KEYS[1]) end return 1"
 
-    return rc == QSSO_STORE_OK ? qsso_users_load(st, p, target, u, err) : rc;
+/* The record an earlier link pointed the IdP's username at, if the link
+ * still holds: the record with that id still exists (a deleted one's
+ * tombstone too, so its user stays out with 4009) and has the email
+ * that made the link. A link whose record is gone is deleted and the
+ * login goes on as a first one (QSSO_STORE_NOTFOUND); one whose record
+ * now has another email is refused with 4020 (a person to ask). Links
+ * from before ids (holding a name) are re-made with the id on first use. */
+static int qsso_users_load_alias(qsso_store_t *st, apr_pool_t *p,
+                                 const qsso_session_t *s, qsso_user_t *u,
+                                 qsso_store_rc_e *found, qsso_err_t *err)
+{
+    const char *key = qsso_users_alias_key(p, s->username), *e = NULL;
+    char *target = NULL, *name = NULL;
+    apr_size_t len = 0;
+    qsso_store_reply_t *rep;
+    int by_id;
+    qsso_store_rc_e rc = qsso_store_get(st, p, key, &target, &len, &e);
+
+    *found = rc;
+    if (rc == QSSO_STORE_NOTFOUND)
+        return QSSO_OK;
+    if (rc != QSSO_STORE_OK)
+        return qsso_users_store_err(p, err, e);
+    by_id = !strncmp(target, "id:", 3);
+    if (by_id)
+        rc = qsso_store_get(st, p, qsso_users_id_key(p, target + 3), &name,
+                            &len, &e);
+    else
+        name = target;
+    if (rc == QSSO_STORE_OK)
+        rc = qsso_users_load(st, p, name, u, &e);
+    if (rc == QSSO_STORE_OK && by_id && strcmp(u->id, target + 3))
+        rc = QSSO_STORE_NOTFOUND;
+    if (rc == QSSO_STORE_ERROR)
+        return qsso_users_store_err(p, err, e);
+    if (rc == QSSO_STORE_OK && strcasecmp(u->email, s->email))
+        return qsso_err_set(p, err, 4020, "IdP user \"%s\" is linked to "
+                            "user \"%s\" (id %s), whose email is now \"%s\" "
+                            "but the IdP asserts \"%s\"; not following the "
+                            "link", QSSO_LOGV(s->username),
+                            QSSO_LOGV(u->username), u->id,
+                            QSSO_LOGV(u->email), QSSO_LOGV(s->email));
+    if (rc == QSSO_STORE_NOTFOUND)      /* its record is gone */
+        rc = qsso_store_commandv(st, p, &rep, &e, "EVAL",
+                                 QSSO_USERS_UNLINK_LUA, "1", key, target,
+                                 NULL) == QSSO_STORE_OK
+                 ? QSSO_STORE_NOTFOUND : QSSO_STORE_ERROR;
+    else if (!by_id)
+        rc = qsso_users_set_alias(st, p, s->username, u->id, &e);
+    if (rc == QSSO_STORE_ERROR)
+        return qsso_users_store_err(p, err, e);
+    *found = rc;
+    return QSSO_OK;
 }
 
 static void qsso_users_from_session(qsso_user_t *u, const qsso_session_t *s)
@@ -381,7 +736,8 @@ static void qsso_users_from_session(qsso_user_t *u, const qsso_session_t *s)
     u->unique_id = s->unique_id;
 }
 
-/* JIT: a new record; a parallel first login may have made it already. */
+/* JIT: a new record; a parallel first login may have made it already
+ * (then the login starts again and finds it). */
 static int qsso_users_create(qsso_store_t *st, apr_pool_t *p,
                              const qsso_session_t *s, apr_time_t now,
                              qsso_user_t *u, qsso_users_result_t *res,
@@ -402,7 +758,7 @@ static int qsso_users_create(qsso_store_t *st, apr_pool_t *p,
     u->sso_linked = 1;
     if (u->id == NULL)
         return qsso_users_store_err(p, err, "no randomness for a user ID");
-    switch (qsso_users_write(st, p, u, 1, &e)) {
+    switch (qsso_users_cas(st, p, u->username, NULL, u, &e)) {
     case QSSO_STORE_OK:
         res->outcome = QSSO_USERS_CREATED;
         if (qsso_users_index(st, p, "SADD", u->email, u->username, &e)
@@ -410,9 +766,7 @@ static int qsso_users_create(qsso_store_t *st, apr_pool_t *p,
             return qsso_users_store_err(p, err, e);
         return QSSO_OK;
     case QSSO_STORE_EXISTS:
-        if (qsso_users_load(st, p, s->username, u, &e) == QSSO_STORE_OK)
-            return QSSO_OK;
-        /* fall through */
+        return QSSO_USERS_AGAIN;
     default:
         return qsso_users_store_err(p, err, e);
     }
@@ -426,9 +780,11 @@ static int qsso_users_find(qsso_store_t *st, apr_pool_t *p,
 {
     const char *e = NULL;
     qsso_store_rc_e rc = qsso_users_load(st, p, s->username, u, &e);
+    int code;
 
-    if (rc == QSSO_STORE_NOTFOUND)
-        rc = qsso_users_load_alias(st, p, s->username, u, &e);
+    if (rc == QSSO_STORE_NOTFOUND
+        && (code = qsso_users_load_alias(st, p, s, u, &rc, err)) != QSSO_OK)
+        return code;
     *found = rc == QSSO_STORE_OK;
     if (rc == QSSO_STORE_ERROR)
         return qsso_users_store_err(p, err, e);
@@ -478,7 +834,11 @@ static void qsso_users_update_fields(const qsso_dir_conf_t *c,
         s->groups = u->groups;
 }
 
-/* Update on login, or keep the first values and hand them to the session. */
+/* Update on login, or keep the first values and hand them to the session.
+ * The write is a compare-and-set against the record as read, changing
+ * only what a login owns (the IdP's fields, idp, lastLogin, ssoLinked):
+ * QSSO_USERS_AGAIN when anything changed it meanwhile (a deactivation, a
+ * SCIM push), and the login reads it again. */
 static int qsso_users_refresh(qsso_store_t *st, apr_pool_t *p,
                               const qsso_dir_conf_t *c, qsso_session_t *s,
                               qsso_user_t *u, apr_time_t now,
@@ -506,8 +866,15 @@ static int qsso_users_refresh(qsso_store_t *st, apr_pool_t *p,
     u->sso_linked = 1;
     u->idp = s->idp;
     u->last_login = apr_time_sec(now);
-    if (qsso_users_write(st, p, u, 0, &e) != QSSO_STORE_OK)
+    switch (qsso_users_cas(st, p, u->username, u->raw, u, &e)) {
+    case QSSO_STORE_OK:
+        break;
+    case QSSO_STORE_CHANGED:
+    case QSSO_STORE_EXISTS:
+        return QSSO_USERS_AGAIN;
+    default:
         return qsso_users_store_err(p, err, e);
+    }
     if (strcasecmp(old_email, u->email)
         && (qsso_users_index(st, p, "SREM", old_email, u->username, &e)
                 != QSSO_STORE_OK
@@ -522,23 +889,40 @@ int qsso_users_login(qsso_store_t *st, apr_pool_t *p,
                      apr_time_t now, qsso_users_result_t *res,
                      qsso_err_t *err)
 {
+    const qsso_session_t asserted = *s;
     qsso_user_t u;
-    int found = 0, rc;
+    int found = 0, rc, i;
 
     memset(res, 0, sizeof(*res));
-    if ((rc = qsso_users_find(st, p, c, s, &u, &found, res, err)) != QSSO_OK)
-        return rc;
-    if (!found && !qsso_conf_jit_provisioning(c))
-        return qsso_err_set(p, err, 4008, "user \"%s\" (email \"%s\") is "
-                            "not in the user directory and "
-                            "QSSOJITProvisioning is Off",
-                            QSSO_LOGV(s->username), QSSO_LOGV(s->email));
-    if (!found)
-        return qsso_users_create(st, p, s, now, &u, res, err);
-    if (!u.active)
-        return qsso_err_set(p, err, 4009, "user \"%s\" is marked inactive "
-                            "in the user directory", QSSO_LOGV(u.username));
-    return qsso_users_refresh(st, p, c, s, &u, now, err);
+    /* Each pass reads the record as it is now; a pass whose write lost to
+     * a concurrent change starts again from what the IdP asserted, so a
+     * deactivation that landed meanwhile is seen (and refused) here. */
+    for (i = 0; i < QSSO_USERS_TRIES; i++) {
+        *s = asserted;
+        rc = qsso_users_find(st, p, c, s, &u, &found, res, err);
+        if (rc == QSSO_USERS_AGAIN)
+            continue;
+        if (rc != QSSO_OK)
+            return rc;
+        if (!found && !qsso_conf_jit_provisioning(c))
+            return qsso_err_set(p, err, 4008, "user \"%s\" (email \"%s\") "
+                                "is not in the user directory and "
+                                "QSSOJITProvisioning is Off",
+                                QSSO_LOGV(s->username), QSSO_LOGV(s->email));
+        if (!found)
+            rc = qsso_users_create(st, p, s, now, &u, res, err);
+        else if (!u.active)
+            return qsso_err_set(p, err, 4009, "user \"%s\" is marked "
+                                "inactive in the user directory",
+                                QSSO_LOGV(u.username));
+        else
+            rc = qsso_users_refresh(st, p, c, s, &u, now, err);
+        if (rc != QSSO_USERS_AGAIN)
+            return rc;
+    }
+    return qsso_users_store_err(p, err, apr_psprintf(
+        p, "the record of \"%s\" changed %d times while signing in",
+        QSSO_LOGV(asserted.username), QSSO_USERS_TRIES));
 }
 
 qsso_store_rc_e qsso_users_add_session(qsso_store_t *st, apr_pool_t *p,
@@ -566,27 +950,44 @@ qsso_store_rc_e qsso_users_add_session(qsso_store_t *st, apr_pool_t *p,
     return rc;
 }
 
-/* Deletes every session in the index and the index, in one step (the
- * count is of sessions that still existed, not of index entries), so a
- * session added while it runs is either deleted or added after it (and
- * then caught by the login's re-check of the active flag). */
-#define QSSO_USERS_REVOKE_LUA \
-    "local m = redis.call('SMEMBERS', KEYS[1]) local n = 0 " \
-    "for _, k in ipairs(m) do n = n + redis.call('DEL', k) end " \
-    "redis.call('DEL', KEYS[1]) return n"
+/* Ends the sessions indexed under username and, when u is given, under
+ * each name u had before (unless another record has that name now). */
+static qsso_store_rc_e qsso_users_revoke(qsso_store_t *st, apr_pool_t *p,
+                                         const char *username,
+                                         const qsso_user_t *u, int *count,
+                                         const char **err)
+{
+    apr_array_header_t *args = apr_array_make(p, 8, sizeof(const char *));
+    apr_array_header_t *lens = apr_array_make(p, 8, sizeof(apr_size_t));
+    int i, former = u && u->former_names ? u->former_names->nelts : 0;
+    qsso_store_reply_t *rep;
+    qsso_store_rc_e rc;
+
+    APR_ARRAY_PUSH(args, const char *) = "EVAL";
+    APR_ARRAY_PUSH(args, const char *) = QSSO_USERS_REVOKE_LUA;
+    APR_ARRAY_PUSH(args, const char *) = apr_itoa(p, 1 + 2 * former);
+    APR_ARRAY_PUSH(args, const char *) = qsso_users_sessions_key(p,
+                                                                 username);
+    for (i = 0; i < former; i++) {
+        const char *n = APR_ARRAY_IDX(u->former_names, i, const char *);
+        APR_ARRAY_PUSH(args, const char *) = qsso_users_key(p, n);
+        APR_ARRAY_PUSH(args, const char *) = qsso_users_sessions_key(p, n);
+    }
+    for (i = 0; i < args->nelts; i++)
+        APR_ARRAY_PUSH(lens, apr_size_t) =
+            strlen(APR_ARRAY_IDX(args, i, const char *));
+    rc = qsso_store_command(st, p, args->nelts, (const char **)args->elts,
+                            (const apr_size_t *)lens->elts, &rep, err);
+    if (rc == QSSO_STORE_OK && count)
+        *count = rep->type == QSSO_REPLY_INTEGER ? (int)rep->integer : 0;
+    return rc;
+}
 
 qsso_store_rc_e qsso_users_revoke_sessions(qsso_store_t *st, apr_pool_t *p,
                                            const char *username, int *count,
                                            const char **err)
 {
-    qsso_store_reply_t *rep;
-    qsso_store_rc_e rc = qsso_store_commandv(
-        st, p, &rep, err, "EVAL", QSSO_USERS_REVOKE_LUA, "1",
-        qsso_users_sessions_key(p, username), NULL);
-
-    if (rc == QSSO_STORE_OK && count)
-        *count = rep->type == QSSO_REPLY_INTEGER ? (int)rep->integer : 0;
-    return rc;
+    return qsso_users_revoke(st, p, username, NULL, count, err);
 }
 
 qsso_store_rc_e qsso_users_list_sessions(qsso_store_t *st, apr_pool_t *p,
@@ -636,7 +1037,7 @@ qsso_store_rc_e qsso_users_deactivate(qsso_store_t *st, apr_pool_t *p,
                                       const char *actor, int *sessions,
                                       const char **err)
 {
-    qsso_user_t u;
+    qsso_user_t u, now;
     qsso_store_rc_e rc = qsso_users_load(st, p, username, &u, err);
     int n = 0;
 
@@ -645,18 +1046,22 @@ qsso_store_rc_e qsso_users_deactivate(qsso_store_t *st, apr_pool_t *p,
     u.active = 0;
     u.deleted = u.deleted || delete;
     u.updated = apr_time_sec(apr_time_now());
-    /* Inactive first, sessions second: a login in between re-reads the
-     * flag after indexing its session (qsso_users_check_active). */
-    if ((rc = qsso_users_save(st, p, &u, err)) != QSSO_STORE_OK
-        || (rc = qsso_users_revoke_sessions(st, p, u.username, &n, err))
+    /* Inactive first (only the flag, onto the record as it is then: a
+     * racing login's write then fails its compare and reads the flag),
+     * sessions second: a login in between re-reads the flag after indexing
+     * its session (qsso_users_check_active). Every name the record has
+     * had is reached. */
+    if ((rc = qsso_users_save_record(st, p, &u, &now, err))
+            != QSSO_STORE_OK
+        || (rc = qsso_users_revoke(st, p, now.username, &now, &n, err))
                != QSSO_STORE_OK)
         return rc;
     if (sessions)
         *sessions = n;
     return qsso_users_event(st, p, err, delete ? "user.deleted"
                                                : "user.deactivated",
-                            "user", u.username, "actor", actor, "sessions",
-                            apr_itoa(p, n), NULL);
+                            "user", now.username, "actor", actor,
+                            "sessions", apr_itoa(p, n), NULL);
 }
 
 qsso_store_rc_e qsso_users_activate(qsso_store_t *st, apr_pool_t *p,
@@ -715,6 +1120,8 @@ static qsso_store_rc_e qsso_users_load_keys(qsso_store_t *st, apr_pool_t *p,
             if (damaged)
                 APR_ARRAY_PUSH(damaged, const char *) = argv[i + 1];
         }
+        else
+            u->raw = v->str;
     }
     return rc;
 }
@@ -813,7 +1220,7 @@ qsso_store_rc_e qsso_users_create_record(qsso_store_t *st, apr_pool_t *p,
                                          const qsso_user_t *u,
                                          const char **err)
 {
-    qsso_store_rc_e rc = qsso_users_write(st, p, u, 1, err);
+    qsso_store_rc_e rc = qsso_users_cas(st, p, u->username, NULL, u, err);
 
     return rc == QSSO_STORE_OK
                ? qsso_users_index(st, p, "SADD", u->email, u->username, err)
@@ -825,18 +1232,20 @@ qsso_store_rc_e qsso_users_replace(qsso_store_t *st, apr_pool_t *p,
                                    const qsso_user_t *u, const char **err)
 {
     int renamed = strcasecmp(old->username, u->username) != 0;
+    qsso_user_t n = *u;
     qsso_store_reply_t *rep;
-    qsso_store_rc_e rc = qsso_users_write(st, p, u, renamed, err);
+    qsso_store_rc_e rc;
 
+    /* The old name's sessions carry the old name: the write ends them (a
+     * deactivation of the new name also looks under the former ones). */
+    if (renamed)
+        qsso_users_add_former(p, &n, old->username);
+    if (old->raw == NULL) {
+        *err = "the record to replace was not loaded";
+        return QSSO_STORE_ERROR;
+    }
+    rc = qsso_users_cas(st, p, old->username, old->raw, &n, err);
     if (rc != QSSO_STORE_OK)
-        return rc;
-    /* The old name's sessions carry the old name, which no deactivation
-     * would find any more: they end, and the user signs in again. */
-    if (renamed
-        && ((rc = qsso_store_del(st, p, qsso_users_key(p, old->username),
-                                 err)) != QSSO_STORE_OK
-            || (rc = qsso_users_revoke_sessions(st, p, old->username, NULL,
-                                                err)) != QSSO_STORE_OK))
         return rc;
     if ((renamed || strcasecmp(old->email, u->email))
         && ((rc = qsso_users_index(st, p, "SREM", old->email, old->username,
@@ -844,8 +1253,14 @@ qsso_store_rc_e qsso_users_replace(qsso_store_t *st, apr_pool_t *p,
             || (rc = qsso_users_index(st, p, "SADD", u->email, u->username,
                                       err)) != QSSO_STORE_OK))
         return rc;
-    if (strcmp(old->id, u->id))
-        rc = qsso_store_commandv(st, p, &rep, err, "DEL",
-                                 qsso_users_id_key(p, old->id), NULL);
-    return rc;
+    /* A new id (a tombstone given to someone new): the old id, and every
+     * link made to it, is gone. */
+    if (strcmp(old->id, u->id)
+        && ((rc = qsso_store_commandv(st, p, &rep, err, "DEL",
+                                      qsso_users_id_key(p, old->id), NULL))
+                != QSSO_STORE_OK
+            || (rc = qsso_users_drop_aliases(st, p, old->id, err))
+                   != QSSO_STORE_OK))
+        return rc;
+    return QSSO_STORE_OK;
 }

@@ -29,6 +29,10 @@ typedef struct {
     apr_int64_t created;           /* Unix seconds */
     apr_int64_t updated;
     apr_int64_t last_login;        /* 0 = never */
+    apr_array_header_t *former_names;  /* of const char *: names the record
+                                        * had before renames, oldest first */
+    const char *raw;               /* the JSON as loaded, which a write
+                                    * compares with; NULL = not loaded */
 } qsso_user_t;
 
 /* What a login did to the directory, for the log line the caller writes. */
@@ -52,7 +56,12 @@ int qsso_users_decode(apr_pool_t *p, const char *json, qsso_user_t *out);
 qsso_store_rc_e qsso_users_load(qsso_store_t *st, apr_pool_t *p,
                                 const char *username, qsso_user_t *out,
                                 const char **err);
-/* Writes u (creating or replacing it). */
+/* Writes the fields u changed since it was loaded (u->raw) onto the
+ * record as it is now, in one atomic step (compare-and-set, retried on a
+ * concurrent change), so a concurrent writer's fields are never reverted.
+ * u must keep its username; without u->raw the record is created. A
+ * rename that landed meanwhile is followed by the id; QSSO_STORE_NOTFOUND
+ * when the record (its id) went away. */
 qsso_store_rc_e qsso_users_save(qsso_store_t *st, apr_pool_t *p,
                                 const qsso_user_t *u, const char **err);
 
@@ -90,9 +99,10 @@ int qsso_users_check_active(qsso_store_t *st, apr_pool_t *p,
                             const char *username, qsso_err_t *err);
 
 /* Deprovisioning, shared by SCIM and qssoctl: marks username inactive
- * (and deleted, when `delete` is set) and then ends all its sessions, so
- * the next request with an old cookie is sent to a login that is refused
- * with 4009. Records a user.deactivated / user.deleted event naming actor.
+ * (and deleted, when `delete` is set), changing nothing else of the record
+ * as it is then, and then ends all its sessions, under its name and every
+ * former one, so the next request with an old cookie is sent to a login
+ * that is refused with 4009. Records a user.deactivated / user.deleted event naming actor.
  * *sessions (may be NULL) gets the number of sessions ended. */
 qsso_store_rc_e qsso_users_deactivate(qsso_store_t *st, apr_pool_t *p,
                                       const char *username, int delete,
@@ -128,9 +138,13 @@ qsso_store_rc_e qsso_users_load_by_id(qsso_store_t *st, apr_pool_t *p,
 qsso_store_rc_e qsso_users_create_record(qsso_store_t *st, apr_pool_t *p,
                                          const qsso_user_t *u,
                                          const char **err);
-/* Replaces the record old with u, keeping the email and id indexes right.
- * A new username must be free (else QSSO_STORE_EXISTS and nothing
- * changed); renaming ends the sessions of the old name. */
+/* Replaces the record old (as loaded) with u in one atomic step, keeping
+ * the email and id indexes right: QSSO_STORE_CHANGED and nothing written
+ * when the record is no longer what old->raw says (the caller reloads
+ * and decides again). A new username must be free (else
+ * QSSO_STORE_EXISTS and nothing changed); renaming records the old name
+ * in u's former names and ends the old name's sessions in the same step.
+ * A new id drops the aliases of the old one. */
 qsso_store_rc_e qsso_users_replace(qsso_store_t *st, apr_pool_t *p,
                                    const qsso_user_t *old,
                                    const qsso_user_t *u, const char **err);

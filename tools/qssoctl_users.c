@@ -183,6 +183,9 @@ static int qsso_ctl_users_show(qsso_ctl_t *ctl, const char *name)
     QSSO_CTL_F("groups:", apr_array_pstrcat(p, u.groups, ','));
     QSSO_CTL_F("unique ID:", u.unique_id);
     QSSO_CTL_F("external ID:", u.external_id);
+    if (u.former_names->nelts)      /* renames; deactivation reaches them */
+        QSSO_CTL_F("former names:", apr_array_pstrcat(p, u.former_names,
+                                                      ','));
     QSSO_CTL_F("source:", u.source);
     QSSO_CTL_F("IdP:", u.idp);
     QSSO_CTL_F("status:", qsso_ctl_users_status(&u));

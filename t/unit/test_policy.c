@@ -317,6 +317,29 @@ static void test_users_record_round_trips(void **state)
     assert_int_equal(back.last_login, 1800000000);
 }
 
+/* Former names travel with the record; a record never renamed has none
+ * in its JSON, so its bytes (and its SCIM ETag) are what they were. */
+static void test_users_record_keeps_former_names(void **state)
+{
+    apr_pool_t *p = *state;
+    qsso_user_t u, back;
+    const char *plain = "{\"id\":\"x\",\"userName\":\"a\"}";
+    char *json;
+
+    assert_int_equal(qsso_users_decode(p, plain, &u), 0);
+    assert_int_equal(u.former_names->nelts, 0);
+    json = qsso_users_encode(p, &u);
+    assert_null(strstr(json, "formerNames"));
+    u.former_names = qsso_test_list(p, "ana", "ana@old", NULL);
+    json = qsso_users_encode(p, &u);
+    assert_non_null(strstr(json, "\"formerNames\":[\"ana\",\"ana@old\"]"));
+    assert_int_equal(qsso_users_decode(p, json, &back), 0);
+    assert_int_equal(back.former_names->nelts, 2);
+    qsso_assert_str(APR_ARRAY_IDX(back.former_names, 1, const char *),
+                    "ana@old");
+    assert_null(back.raw);              /* only a load sets it */
+}
+
 static void test_users_record_refuses_damage(void **state)
 {
     apr_pool_t *p = *state;
@@ -347,6 +370,7 @@ int main(void)
         QSSO_TEST(test_policy_brand_username),
         QSSO_TEST(test_policy_env_names),
         QSSO_TEST(test_users_record_round_trips),
+        QSSO_TEST(test_users_record_keeps_former_names),
         QSSO_TEST(test_users_record_refuses_damage),
     };
 
