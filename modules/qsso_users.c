@@ -630,6 +630,13 @@ static int qsso_users_link(qsso_store_t *st, apr_pool_t *p,
     default:
         return qsso_users_store_err(p, err, e);
     }
+    /* The index moves after the record (qsso_users_replace, _refresh):
+     * an entry whose record has another email by now is stale too, and
+     * linking it would hand that record to whoever holds the old address.
+     * The compare-and-set below is against these bytes, so the email
+     * cannot change between this check and the link. */
+    if (strcasecmp(u->email, s->email))
+        return QSSO_OK;
     if (u->sso_linked)
         return qsso_err_set(p, err, 4010, "email \"%s\" belongs to user "
                             "\"%s\", who signs in through SSO as another "

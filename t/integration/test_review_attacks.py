@@ -1,0 +1,110 @@
+"""Attacks on the fixes of issue 9 (review of the merged state).
+
+Each test performs an attack through the real flow (real httpd, real
+redis-server, responses signed by pysaml2) beside its untampered twin.
+A test here that fails shows a problem still open."""
+import threading
+import time
+import uuid
+
+import harness
+from harness import EMAIL, UPN, Browser, env_of, refused
+from test_directory_races import (HOLD_MAX, HoldingProxy, linked_site,
+                                  record, who)
+from test_scim import TOKEN, Scim
+
+
+class IndexHoldingProxy(HoldingProxy):
+    """Holds the next SREM/SADD naming `key` (an email index key)."""
+
+    def should_hold(self, args):
+        with self.lock:
+            if self.key is None or not args \
+                    or args[0].upper() not in (b"SREM", b"SADD") \
+                    or self.key not in args[1:]:
+                return False
+            self.key = None
+            self.held_command = args[0].upper()
+            return True
+
+
+def prepared_login(h, idp_user, email):
+    """A login up to its ACS POST: (browser, signed response, relay)."""
+    b = Browser(h)
+    xml, relay, _ = b.start_login("/dash/")
+    resp = b.idp.response({EMAIL: [email], UPN: [idp_user]}, email,
+                          in_response_to=Browser.request_id(xml))
+    return b, resp, relay
+
+
+# ---- users: a link follows the email index without re-reading the email --
+
+def test_link_during_an_email_change_does_not_take_the_record(
+        fresh, workdir, redis, refusal):
+    """A SCIM-provisioned user who has not signed in yet (victim) has her
+    email changed from old@ to new@. An IdP user with the OLD address
+    (mallory) signs in while the change has written the record but not
+    yet moved the email index entry (the proxy holds the SREM; without it
+    the window is one round trip). qsso_users_link reads the index, loads
+    the record and links it without checking that the record still has
+    the IdP's email: mallory is signed in as the victim, the link stays
+    (every later login of mallory follows it... until 4020), and with
+    QSSOUpdateAttributesOnLogin the record now carries mallory's email."""
+    proxy = IndexHoldingProxy(redis.port)
+    try:
+        h = linked_site(fresh, workdir, proxy)
+        s = Scim(h, TOKEN)
+        old, new = who("old"), who("new")
+        victim = "victim-" + uuid.uuid4().hex[:8]
+        u = s.create(name=victim, email=old)
+        b, resp, relay = prepared_login(h, "mallory-" + victim, old)
+        out = {}
+
+        def change_email():
+            out["patch"] = s.patch("/Users/" + u["id"], [
+                {"op": "replace", "path": "emails",
+                 "value": [{"value": new, "type": "work",
+                            "primary": True}]}])
+
+        proxy.arm("qsso:user-email:" + old.lower())
+        t = threading.Thread(target=change_email)
+        t.start()
+        assert proxy.held.wait(5), "the email change never touched the index"
+        t0 = time.monotonic()
+        r = b.post_acs(resp, relay)
+        assert time.monotonic() - t0 < HOLD_MAX, "took too long to hold"
+        proxy.release()
+        t.join(15)
+        assert out["patch"].status_code == 200, out["patch"].text
+        assert record(redis, victim)["email"] in (new, old)
+        # The secure outcome: mallory is not the victim (4008: JIT is
+        # off and no record has her email any more).
+        page = b.get("/dash/") if b.cookie else None
+        assert page is None or \
+            env_of(page.text).get("REMOTE_USER") != victim, (
+                "mallory (IdP email %s) signed in as %s, whose email is "
+                "now %s; record: %r" % (old, victim, new,
+                                        record(redis, victim)))
+        refused(refusal, h, b, r, 403, 4008)
+    finally:
+        proxy.close()
+
+
+def test_link_after_the_email_change_is_refused(fresh, workdir, redis,
+                                                refusal):
+    """Twin: the same change, not held; mallory's login is refused and
+    the victim, signing in with her new email, gets her record."""
+    h = linked_site(fresh, workdir, redis)
+    s = Scim(h, TOKEN)
+    old, new = who("old"), who("new")
+    victim = "victim-" + uuid.uuid4().hex[:8]
+    u = s.create(name=victim, email=old)
+    r = s.patch("/Users/" + u["id"], [
+        {"op": "replace", "path": "emails",
+         "value": [{"value": new, "type": "work", "primary": True}]}])
+    assert r.status_code == 200, r.text
+    b, resp, relay = prepared_login(h, "mallory-" + victim, old)
+    refused(refusal, h, b, b.post_acs(resp, relay), 403, 4008)
+    b, resp, relay = prepared_login(h, "sso-" + victim, new)
+    assert b.post_acs(resp, relay).status_code == 303
+    assert env_of(b.get("/dash/").text)["REMOTE_USER"] == victim
