@@ -108,3 +108,55 @@ def test_link_after_the_email_change_is_refused(fresh, workdir, redis,
     b, resp, relay = prepared_login(h, "sso-" + victim, new)
     assert b.post_acs(resp, relay).status_code == 303
     assert env_of(b.get("/dash/").text)["REMOTE_USER"] == victim
+
+
+# ---- shm: one client, within the default cap, pushes out every login ------
+
+def long_gets(h, n, length=2000):
+    """n unauthenticated GETs from one client, each with a return path
+    just under the 2048-byte limit of a pending record."""
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    got = []
+    for i in range(n):
+        path = "/dash/?%06d%s" % (i, "x" * (length - 13))
+        c.request("GET", path)
+        r = c.getresponse()
+        r.read()
+        got.append(r.status)
+    c.close()
+    return got
+
+
+def shm_site(fresh):
+    from test_shm_pressure import SHMCB, Shm
+    return fresh.start(redis=Shm(), extra=SHMCB)
+
+
+def victim_login_across(h, gets):
+    """A victim starts a login, one other client sends `gets` GETs, then
+    the victim's IdP answers: the ACS response."""
+    b = Browser(h)
+    xml, relay, _ = b.start_login("/dash/")
+    resp = b.idp.response({EMAIL: ["vic@example.org"]}, "vic@example.org",
+                          in_response_to=Browser.request_id(xml))
+    assert long_gets(h, gets) == [302] * gets     # none reached the cap
+    return b, b.post_acs(resp, relay)
+
+
+def test_one_client_under_the_cap_does_not_break_logins_in_progress(
+        fresh, refusal):
+    """Default QSSOStore shm (1 MiB: 256 KiB of pending logins) and the
+    default QSSOPendingLoginsPerAddress 1000: 100 GETs with long return
+    paths, well under the cap, from one address while a victim is at the
+    IdP. The victim's pending login was pushed out: QSSO2117."""
+    h = shm_site(fresh)
+    b, r = victim_login_across(h, 100)
+    assert r.status_code == 303, (r.status_code, r.text[:200])
+
+
+def test_login_in_progress_without_the_flood_signs_in(fresh):
+    h = shm_site(fresh)
+    b, r = victim_login_across(h, 0)
+    assert r.status_code == 303
+    assert b.get("/dash/").status_code == 200
