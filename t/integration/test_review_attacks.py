@@ -160,3 +160,29 @@ def test_login_in_progress_without_the_flood_signs_in(fresh):
     b, r = victim_login_across(h, 0)
     assert r.status_code == 303
     assert b.get("/dash/").status_code == 200
+
+
+# ---- several cookies: the first live session wins, whoever it belongs to --
+
+def test_a_planted_session_of_another_user_does_not_take_over(site):
+    """Plain-HTTP site (name qsso_session, no __Host- possible): another
+    application on the host (or a sibling subdomain, with Domain=) sets
+    qsso_session=<mallory's own live session> for Path=/dash/, so the
+    browser sends it before ana's own. Every cookie is tried and the first
+    live one wins: ana works in mallory's account (what she uploads or
+    types lands there). Same on HTTPS with an explicit non-__Host-
+    QSSOCookieName."""
+    mallory = Browser(site)
+    assert mallory.login(email="mallory@example.org").status_code == 303
+    ana = Browser(site)
+    assert ana.login().status_code == 303
+    ana.before = [mallory.cookie]
+    r = ana.get("/dash/")
+    assert env_of(r.text).get("REMOTE_USER") != "mallory@example.org", (
+        "ana's request was served as mallory")
+
+
+def test_own_session_alone_is_served_as_its_user(site):
+    ana = Browser(site)
+    assert ana.login().status_code == 303
+    assert env_of(ana.get("/dash/").text)["REMOTE_USER"] == "ana@example.org"
