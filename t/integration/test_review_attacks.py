@@ -186,3 +186,49 @@ def test_own_session_alone_is_served_as_its_user(site):
     ana = Browser(site)
     assert ana.login().status_code == 303
     assert env_of(ana.get("/dash/").text)["REMOTE_USER"] == "ana@example.org"
+
+
+# ---- endpoint access: spellings of the endpoint paths ----------------------
+
+SPELLINGS = ["/qsso/metadata", "/qsso//metadata", "/qsso/./metadata",
+             "/qsso/%6detadata", "/qsso/metadata/", "/QSSO/metadata",
+             "/qsso/metadata;x", "/dash/../qsso/metadata",
+             "/qsso/metadata%2f", "/qsso/metadata/x"]
+
+
+def raw_get(h, target, headers=None):
+    import http.client
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    c.putrequest("GET", target, skip_accept_encoding=True)
+    for k, v in (headers or {}).items():
+        c.putheader(k, v)
+    c.endheaders()
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, body
+
+
+def test_no_spelling_of_an_endpoint_escapes_a_require_ip(fresh):
+    from test_endpoint_access import AUTHZ_HOST, REFUSING
+    h = fresh.start(extra=AUTHZ_HOST + REFUSING["requireall-ip"])
+    got = {t: raw_get(h, t)[0] for t in SPELLINGS}
+    assert all(s in (400, 403, 404) for s in got.values()), got
+
+
+def test_no_spelling_of_a_protected_path_is_waived(fresh):
+    """Under an endpoint-looking prefix, a protected page still needs a
+    session: never 200 without one."""
+    from test_endpoint_access import AUTHZ_HOST
+    h = fresh.start(extra=AUTHZ_HOST + """
+<Location />
+    AuthType qsso
+    Require valid-user
+</Location>""")
+    targets = ["/qsso/acs/../dash/", "/qsso/acs/%2e%2e/dash/",
+               "/qsso/metadata/../../dash/", "/qsso/login/..;/dash/",
+               "/dash/;/qsso/metadata", "/qsso/metadata/../dash/"]
+    got = {t: raw_get(h, t) for t in targets}
+    bad = {t: s for t, (s, body) in got.items() if s == 200
+           and b"REMOTE_USER" in body}
+    assert not bad, got
