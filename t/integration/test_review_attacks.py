@@ -232,3 +232,44 @@ def test_no_spelling_of_a_protected_path_is_waived(fresh):
     bad = {t: s for t, (s, body) in got.items() if s == 200
            and b"REMOTE_USER" in body}
     assert not bad, got
+
+
+# ---- session binding through subrequests and internal redirects -----------
+
+def two_idp_site(fresh, workdir):
+    from test_session_binding import idp2_metadata
+    port = harness.free_port()
+    base = "http://127.0.0.1:%d" % port
+    md2 = idp2_metadata(workdir)
+    h = fresh.start(port=port, extra=(
+        "<Location /other/>\n    AuthType qsso\n    Require valid-user\n"
+        "    QSSOEndpointPath /other/qsso\n"
+        "    QSSOSPEntityID %s/other/qsso\n"
+        "    QSSOIdPMetadataFile %s\n"
+        "</Location>\n"
+        "ErrorDocument 404 /other/index.shtml\n" % (base, md2)))
+    with open(h.docroot + "/other/secret.txt", "w") as f:
+        f.write("SECRET-OF-IDP2\n")
+    for d, page in (("dash", "inc.shtml"), ("public", "inc.shtml")):
+        with open("%s/%s/%s" % (h.docroot, d, page), "w") as f:
+            f.write('<!--#include virtual="/other/secret.txt" -->\n'
+                    '<!--#include virtual="/other/" -->\n')
+    return h
+
+
+def test_a_subrequest_into_another_idps_section_is_no_session(fresh,
+                                                               workdir):
+    """Signed in at IdP #1 (/dash/), a page of /dash/ or /public/
+    includes /other/ (IdP #2) by SSI, and a missing page of /dash/ gets
+    /other/ as its ErrorDocument: none may show /other/'s content."""
+    h = two_idp_site(fresh, workdir)
+    b = Browser(h)
+    assert b.login().status_code == 303
+    for path in ("/dash/inc.shtml", "/public/inc.shtml"):
+        r = b.get(path)
+        assert "SECRET-OF-IDP2" not in r.text, (path, r.text)
+        assert "REMOTE_USER=ana" not in r.text, (path, r.text)
+    r = b.get("/dash/missing")
+    assert "REMOTE_USER=ana" not in r.text, r.text
+    # twin: the page of /dash/ itself shows ana
+    assert env_of(b.get("/dash/").text)["REMOTE_USER"] == "ana@example.org"
