@@ -147,11 +147,11 @@ def victim_login_across(h, gets):
 def test_one_client_under_the_cap_does_not_break_logins_in_progress(
         fresh, refusal):
     """Default QSSOStore shm (1 MiB: 256 KiB of pending logins) and the
-    default QSSOPendingLoginsPerAddress 1000: 100 GETs with long return
+    default QSSOPendingLoginsPerAddress 1000: 200 GETs with long return
     paths, well under the cap, from one address while a victim is at the
     IdP. The victim's pending login was pushed out: QSSO2117."""
     h = shm_site(fresh)
-    b, r = victim_login_across(h, 100)
+    b, r = victim_login_across(h, 200)
     assert r.status_code == 303, (r.status_code, r.text[:200])
 
 
