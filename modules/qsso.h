@@ -138,6 +138,8 @@ typedef struct {
                                     * section), counted by the startup
                                     * checks; decides whether a record of
                                     * the previous format may open a page */
+    int accept_previous;           /* QSSOAcceptPreviousSessions; QSSO_UNSET:
+                                    * Off */
 } qsso_srv_conf_t;
 
 /* A SAML attribute with all its values, in document order. */

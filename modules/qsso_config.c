@@ -136,6 +136,7 @@ void *qsso_config_create_srv(apr_pool_t *p, server_rec *s)
     (void)s;
     sc->session_cache = QSSO_UNSET;
     sc->pending_per_address = QSSO_UNSET;
+    sc->accept_previous = QSSO_UNSET;
     return sc;
 }
 
@@ -149,6 +150,8 @@ void *qsso_config_merge_srv(apr_pool_t *p, void *basev, void *addv)
     n->session_cache = QSSO_MERGE(add->session_cache, base->session_cache);
     n->pending_per_address =
         QSSO_MERGE(add->pending_per_address, base->pending_per_address);
+    n->accept_previous = QSSO_MERGE(add->accept_previous,
+                                    base->accept_previous);
     /* sp_entity_ids is counted by the startup checks, after the merge */
     return n;
 }
@@ -206,8 +209,10 @@ static const char *qsso_config_set_store(cmd_parms *cmd, void *dummy,
     return NULL;
 }
 
-static const char *qsso_config_set_session_cache(cmd_parms *cmd,
-                                                 void *dummy, int on)
+/* A server-wide On|Off: cmd->info is the offset of its int in the server
+ * config. */
+static const char *qsso_config_set_srv_flag(cmd_parms *cmd, void *dummy,
+                                            int on)
 {
     qsso_srv_conf_t *sc =
         ap_get_module_config(cmd->server->module_config, &qsso_module);
@@ -216,7 +221,7 @@ static const char *qsso_config_set_session_cache(cmd_parms *cmd,
     (void)dummy;
     if (err)
         return err;
-    sc->session_cache = on;
+    *(int *)((char *)sc + (apr_size_t)cmd->info) = on;
     return NULL;
 }
 
@@ -616,7 +621,8 @@ const command_rec qsso_config_cmds[] = {
     AP_INIT_TAKE1("QSSOStore", qsso_config_set_store, NULL, RSRC_CONF,
                   "Where sessions, pending requests, the replay cache and "
                   "the user directory live."),
-    AP_INIT_FLAG("QSSOSessionCache", qsso_config_set_session_cache, NULL,
+    AP_INIT_FLAG("QSSOSessionCache", qsso_config_set_srv_flag,
+                 (void *)APR_OFFSETOF(qsso_srv_conf_t, session_cache),
                  RSRC_CONF,
                  "Whether each Apache process keeps the sessions it has read "
                  "from the store, dropping them as soon as they change "
@@ -625,6 +631,12 @@ const command_rec qsso_config_cmds[] = {
                   qsso_config_set_pending_per_address, NULL, RSRC_CONF,
                   "How many logins one client address may start within the "
                   "180 seconds a pending login lives."),
+    AP_INIT_FLAG("QSSOAcceptPreviousSessions", qsso_config_set_srv_flag,
+                 (void *)APR_OFFSETOF(qsso_srv_conf_t, accept_previous),
+                 RSRC_CONF,
+                 "Whether sessions written by a front end of the previous "
+                 "version open pages while front ends are upgraded one at a "
+                 "time."),
     QSSO_DIR_TAKE1("QSSOSPBaseURL", qsso_config_set_base_url,
                    "The public scheme://host[:port] of the site as browsers "
                    "see it."),

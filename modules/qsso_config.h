@@ -26,6 +26,8 @@ int qsso_conf_allow_idp_initiated(const qsso_dir_conf_t *c);
 const char *qsso_conf_default_relay_state(const qsso_dir_conf_t *c);
 /* QSSOPendingLoginsPerAddress: default 1000, 0 = no cap. */
 int qsso_conf_pending_per_address(const qsso_srv_conf_t *sc);
+/* QSSOAcceptPreviousSessions: default Off. */
+int qsso_conf_accept_previous(const qsso_srv_conf_t *sc);
 int qsso_conf_clock_skew(const qsso_dir_conf_t *c);
 int qsso_conf_session_lifetime(const qsso_dir_conf_t *c);
 /* QSSOCookieName, else "__Host-qsso_session" on an https:// QSSOSPBaseURL

@@ -274,12 +274,12 @@ int qsso_session_decode(apr_pool_t *p, const char *data, qsso_session_t *out)
 }
 
 int qsso_session_check_bound(const qsso_session_t *s, const char *sp,
-                             const char *idp, int sp_entity_ids)
+                             const char *idp, int previous_sps)
 {
     int same_idp = s->idp && idp && !strcmp(s->idp, idp);
 
     if (s->sp == NULL)
-        return same_idp && sp_entity_ids == 1 ? QSSO_OK : 3011;
+        return same_idp && previous_sps == 1 ? QSSO_OK : 3011;
     return same_idp && sp && !strcmp(s->sp, sp) ? QSSO_OK : 3010;
 }
 

@@ -31,11 +31,12 @@ int qsso_session_decode(apr_pool_t *p, const char *data,
 
 /* May session s open a section of SP sp and IdP idp? QSSO_OK; 3010 when
  * it was issued for another SP or IdP; 3011 when it is a record of the
- * previous format, which names no SP: accepted only for its own IdP on a
- * server with exactly one QSSOSPEntityID (sp_entity_ids, counted at
- * startup), where it cannot have come from another SP. */
+ * previous format, which names no SP: accepted only for its own IdP when
+ * previous_sps is 1, i.e. QSSOAcceptPreviousSessions is On (the sysadmin
+ * says no other site shares the store) and the server has exactly one
+ * QSSOSPEntityID (counted at startup); the caller passes 0 otherwise. */
 int qsso_session_check_bound(const qsso_session_t *s, const char *sp,
-                             const char *idp, int sp_entity_ids);
+                             const char *idp, int previous_sps);
 
 /* Is target a same-origin path we may redirect to? (starts with one '/',
  * no backslash, no control or space characters) */

@@ -168,6 +168,11 @@ int qsso_conf_require_encrypted(const qsso_dir_conf_t *c)
     return c->require_encrypted == 1;
 }
 
+int qsso_conf_accept_previous(const qsso_srv_conf_t *sc)
+{
+    return sc->accept_previous == 1;
+}
+
 int qsso_conf_pending_per_address(const qsso_srv_conf_t *sc)
 {
     /* generous: a campus NAT or a proxy without mod_remoteip is one

@@ -103,6 +103,12 @@ static const qsso_err_entry_t qsso_err_table[] = {
      "IdP"},
     {3001, 503, APLOG_ERR, "Sign-in is temporarily unavailable",
      "the session store (QSSOStore) is unreachable or failing; check Redis"},
+    {3013, 400, APLOG_WARNING, "Your browser holds sign-ins of two "
+     "accounts for this site", "something else on this host or a sibling "
+     "domain sets cookies named like the session cookie: serve the site "
+     "over HTTPS (the __Host- cookie cannot be shadowed) or set a "
+     "QSSOCookieName nothing else uses; the user clears this site's "
+     "cookies"},
     {3030, 503, APLOG_ERR, "Sign-in is temporarily unavailable",
      "the replay cache of QSSOStore shm is full of assertion IDs that have "
      "not expired; raise shm:BYTES (1/8 of it holds them) or use Redis"},

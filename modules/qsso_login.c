@@ -88,6 +88,8 @@ int qsso_login_start(request_rec *r, const qsso_dir_conf_t *c,
     int rc, log;
 
     memset(&err, 0, sizeof(err));
+    if (qsso_session_check_conflict(r, &err) != QSSO_OK)
+        return qsso_refuse(r, &err, c->idp->entity_id);
     if (protect && qsso_login_is_script(r)) {
         qsso_err_set(r->pool, &err, 2002, "%s request without a session "
                      "(script or non-GET); the page must start a login",

@@ -62,6 +62,8 @@ typedef struct {
     /* every request that loaded: its pick */
     int picked;
     qsso_session_candidate_t *pick;     /* NULL: no session here */
+    const char *conflict[2];    /* two users whose live sessions came in
+                                 * cookies that can shadow each other */
 } qsso_session_cache_t;
 
 static qsso_session_cache_t *qsso_session_own(request_rec *r)
@@ -207,8 +209,9 @@ static int qsso_session_is_ours(request_rec *r, const qsso_dir_conf_t *c,
     if (cd->legacy && s->sp != NULL)
         rc = 3010;
     else
-        rc = qsso_session_check_bound(s, c->sp_entity_id, idp,
-                                      ssc->sp_entity_ids);
+        rc = qsso_session_check_bound(
+            s, c->sp_entity_id, idp,
+            qsso_conf_accept_previous(ssc) ? ssc->sp_entity_ids : 0);
     if (rc == QSSO_OK || !say)
         return rc == QSSO_OK;
     if (rc == 3010)
@@ -228,12 +231,14 @@ static int qsso_session_is_ours(request_rec *r, const qsso_dir_conf_t *c,
     else if (rc == 3011)
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, QSSO_LOGNO(3011)
                       "session of user=%s idp=%s is in the previous record "
-                      "format, which names no SP: accepted only for its "
-                      "own IdP on a server with one QSSOSPEntityID (this "
+                      "format, which names no SP: accepted only with "
+                      "QSSOAcceptPreviousSessions On (it is %s), for its "
+                      "own IdP, on a server with one QSSOSPEntityID (this "
                       "section: idp=%s, the server has %d): treated as no "
                       "session",
                       qsso_codec_log_escape(r->pool, s->username, 200),
                       qsso_codec_log_escape(r->pool, s->idp, 200),
+                      qsso_conf_accept_previous(ssc) ? "On" : "Off",
                       qsso_codec_log_escape(r->pool, idp, 200),
                       ssc->sp_entity_ids);
     return rc == QSSO_OK;
@@ -255,14 +260,52 @@ int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
     own = qsso_session_own(r);
     own->picked = 1;
     own->pick = NULL;
+    own->conflict[0] = own->conflict[1] = NULL;
     /* The first live record of this section wins, so a cookie sent before
-     * the user's own (another path's, a stale one) cannot sign them out. */
-    for (i = 0; i < sc->n && own->pick == NULL; i++)
-        if (sc->cand[i].session
-            && qsso_session_is_ours(r, c, &sc->cand[i], 1))
-            own->pick = &sc->cand[i];
+     * the user's own (another path's, a stale one) cannot sign them out.
+     * A __Host- cookie is unique to the host and path /, so nothing can
+     * shadow it. Under any other name, the cookie sent first may be one
+     * another application on the host (or a sibling domain) planted:
+     * when it carries a live session of another user, nobody can tell
+     * which one is the browser's own, and taking either would let the
+     * planter have the victim work in the planter's account. Then there
+     * is no session, and qsso_session_check_conflict refuses a login
+     * that would only loop back here. */
+    for (i = 0; i < sc->n; i++) {
+        qsso_session_candidate_t *cd = &sc->cand[i];
+        if (cd->session == NULL || !qsso_session_is_ours(r, c, cd, 1))
+            continue;
+        if (own->pick == NULL) {
+            own->pick = cd;
+            if (!strncmp(cd->name, "__Host-", 7))
+                break;
+        }
+        else if (strcasecmp(own->pick->session->username,
+                            cd->session->username)) {
+            own->conflict[0] = own->pick->session->username;
+            own->conflict[1] = cd->session->username;
+            own->pick = NULL;
+            break;
+        }
+    }
     *out = own->pick ? own->pick->session : NULL;
     return QSSO_OK;
+}
+
+int qsso_session_check_conflict(request_rec *r, qsso_err_t *err)
+{
+    const qsso_session_cache_t *sc = qsso_session_picked(r);
+
+    if (sc == NULL || sc->conflict[0] == NULL)
+        return QSSO_OK;
+    return qsso_err_set(r->pool, err, 3013, "the request carries live "
+                        "sessions of two users (user=%s and user=%s) in "
+                        "cookies of the same name %s; one was set by "
+                        "something else on this host or a sibling domain, "
+                        "so neither is used",
+                        qsso_codec_log_escape(r->pool, sc->conflict[0], 200),
+                        qsso_codec_log_escape(r->pool, sc->conflict[1], 200),
+                        qsso_codec_log_escape(r->pool, sc->cookie_name, 80));
 }
 
 qsso_session_t *qsso_session_current(request_rec *r)

@@ -9,6 +9,10 @@
  * there is no valid session. Returns QSSO_OK or 3001. */
 int qsso_session_load(request_rec *r, const qsso_dir_conf_t *c,
                       qsso_session_t **out, qsso_err_t *err);
+/* QSSO_OK, or 3013 when the load found live sessions of two users in
+ * cookies that can shadow each other (so it took neither): a login would
+ * come back with the same cookies and loop. */
+int qsso_session_check_conflict(request_rec *r, qsso_err_t *err);
 /* The session loaded for this request, or NULL. */
 qsso_session_t *qsso_session_current(request_rec *r);
 

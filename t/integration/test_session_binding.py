@@ -7,7 +7,8 @@ all three keep their sessions in one Redis. A cookie replayed on another
 site is no session there (a GET starts a login at that site's IdP), beside
 its twin: the same cookie on its own site. A record in the previous
 format ("qsso2", written by a front end not yet upgraded, naming no SP)
-opens a page on a server with one SP entity ID and on no other."""
+opens a page only with QSSOAcceptPreviousSessions On, on a server with one
+SP entity ID, and on no other."""
 import hashlib
 import os
 import time
@@ -64,7 +65,8 @@ def shared(servers, workdir):
     base2 = "http://127.0.0.1:%d" % port2
     md2 = idp2_metadata(workdir)
     # the endpoints of /other/ sit inside it, so they see its settings
-    h = servers.start(port=port1, extra=(
+    h = servers.start(port=port1, qsso={"QSSOAcceptPreviousSessions": "On"},
+                      extra=(
         "<Location /other/>\n    AuthType qsso\n    Require valid-user\n"
         "    QSSOEndpointPath /other/qsso\n"
         "    QSSOSPEntityID %s/other/qsso\n"
@@ -182,21 +184,44 @@ def put_old_record(redis, idp=harness.IDP_ENTITY, user="old@example.org"):
     return cookie
 
 
-def test_previous_format_record_opens_a_page_on_a_one_sp_server(site, redis):
-    b = Browser(site)
+@pytest.fixture(scope="module")
+def upgrading(servers):
+    """A one-SP server whose sysadmin accepts the previous format during a
+    rolling upgrade."""
+    return servers.start(qsso={"QSSOAcceptPreviousSessions": "On"})
+
+
+def test_previous_format_record_opens_a_page_on_a_one_sp_server(upgrading,
+                                                                redis):
+    b = Browser(upgrading)
     b.cookie = put_old_record(redis)
     r = b.get("/dash/")
     assert r.status_code == 200, r.status_code
     assert env_of(r.text)["REMOTE_USER"] == "old@example.org"
 
 
-def test_previous_format_record_of_another_idp_is_no_session(site, redis):
+def test_previous_format_record_is_no_session_unless_accepted(site, redis):
+    """By default (QSSOAcceptPreviousSessions Off) the same record opens
+    nothing: another server sharing this Redis may have written it."""
     b = Browser(site)
-    b.cookie = put_old_record(redis, idp=IDP2_ENTITY)
+    b.cookie = put_old_record(redis)
     site.mark()
-    assert b.get("/dash/").status_code == 302
+    r = b.get("/dash/")
+    assert r.status_code == 302
+    assert r.headers["Location"].startswith(harness.IDP_SSO + "?")
     line, = lines(site, 3011)
-    assert "has 1" in line
+    assert "it is Off" in line and "has 1" in line
+    assert redis.cli("EXISTS", key_of(b.cookie)) == "1"
+
+
+def test_previous_format_record_of_another_idp_is_no_session(upgrading,
+                                                             redis):
+    b = Browser(upgrading)
+    b.cookie = put_old_record(redis, idp=IDP2_ENTITY)
+    upgrading.mark()
+    assert b.get("/dash/").status_code == 302
+    line, = lines(upgrading, 3011)
+    assert "it is On" in line and "has 1" in line
 
 
 def test_previous_format_record_is_refused_on_a_two_sp_server(shared,

@@ -171,7 +171,7 @@ def put_old_record(redis, user="old@example.org"):
 
 def test_https_site_reads_an_old_front_ends_cookie_during_the_upgrade(
         fresh, redis):
-    site = HttpsSite(fresh)
+    site = HttpsSite(fresh, QSSOAcceptPreviousSessions="On")
     b = Browser(site.h)
     b.cookie = ("qsso_session", put_old_record(redis))
     r = b.get("/dash/")
@@ -197,7 +197,7 @@ def test_host_prefixed_name_without_secure_fails_configtest(workdir, redis):
 def test_logout_during_the_upgrade_ends_the_old_session_too(fresh, redis):
     """A user with an old front end's session (qsso_session) who signed in
     again (__Host-) is signed out of both by one logout."""
-    site = HttpsSite(fresh)
+    site = HttpsSite(fresh, QSSOAcceptPreviousSessions="On")
     b, _ = site.login(email="old@example.org")
     old = put_old_record(redis)
     url = b.logout_url()                    # the __Host- session's token
