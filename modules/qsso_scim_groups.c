@@ -21,9 +21,11 @@
  * another one never leaves a user holding a membership the record does
  * not list (at worst one it does list is missing until the next write of
  * the group, or a retry of this one, puts it back; a write that changes
- * nothing repairs that too). That holds as far as each user record is
- * written whole by one writer at a time: qsso_users_save does not compare
- * (see qsso_scim_members.c). Needs no request.
+ * nothing repairs that too). Each user record's groups are changed by
+ * qsso_users_save, a compare-and-set that re-applies only this writer's
+ * change onto the record as it is stored, so a login or another group's
+ * write to the same user in between is kept (see qsso_scim_members.c).
+ * Needs no request.
  */
 #include <string.h>
 #include <jansson.h>

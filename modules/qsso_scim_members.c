@@ -4,10 +4,11 @@
  * QSSO_GROUPS exports and Require qsso-group tests. qsso_scim_groups.c
  * decides what to mark and when (access taken away before the group
  * record changes, given after); this file only reads and writes the
- * users' records, through qsso_users.c. Each mark is a read and a whole
- * write of the record (qsso_users_save), so it can undo a change another
- * writer made to the same record in between; an atomic add or remove of
- * one name, once qsso_users.c has one, belongs here. Needs no request.
+ * users' records, through qsso_users.c. Each mark is a read and a
+ * compare-and-set write of the record (qsso_users_save): when another
+ * writer changed the record in between, only this mark's own name is
+ * added to or taken from the record as it now is, so a login or another
+ * group's write to the same user is kept. Needs no request.
  */
 #include <string.h>
 #include <apr_strings.h>

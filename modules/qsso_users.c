@@ -338,6 +338,40 @@ static int qsso_users_same_list(apr_pool_t *p, const apr_array_header_t *a,
                       apr_array_pstrcat(p, b, '\n'));
 }
 
+static int qsso_users_in_list(const apr_array_header_t *a, const char *s)
+{
+    int i;
+
+    for (i = 0; a && i < a->nelts; i++)
+        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), s))
+            return 1;
+    return 0;
+}
+
+/* The groups as they are now (cur) with this writer's own edit applied:
+ * the names it added (in u, not in orig) and without those it removed.
+ * Two SCIM group writes to one user at once each add or take their own
+ * name, so neither undoes the other, as a whole-list copy would. */
+static apr_array_header_t *qsso_users_merge_groups(
+    apr_pool_t *p, const apr_array_header_t *cur,
+    const apr_array_header_t *orig, const apr_array_header_t *u)
+{
+    apr_array_header_t *out = apr_array_make(p, 4, sizeof(const char *));
+    int i;
+
+    for (i = 0; cur && i < cur->nelts; i++) {
+        const char *g = APR_ARRAY_IDX(cur, i, const char *);
+        if (!qsso_users_in_list(orig, g) || qsso_users_in_list(u, g))
+            APR_ARRAY_PUSH(out, const char *) = g;
+    }
+    for (i = 0; u && i < u->nelts; i++) {
+        const char *g = APR_ARRAY_IDX(u, i, const char *);
+        if (!qsso_users_in_list(orig, g) && !qsso_users_in_list(out, g))
+            APR_ARRAY_PUSH(out, const char *) = g;
+    }
+    return out;
+}
+
 /* Onto cur (the record as it is now) goes every field that u changed
  * relative to orig (the record as u's writer read it): the writer's own
  * edits, and nothing it merely read. */
@@ -364,7 +398,8 @@ static void qsso_users_merge(apr_pool_t *p, qsso_user_t *cur,
     QSSO_USERS_MERGE_N(updated);
     QSSO_USERS_MERGE_N(last_login);
     if (!qsso_users_same_list(p, orig->groups, u->groups))
-        cur->groups = u->groups;
+        cur->groups = qsso_users_merge_groups(p, cur->groups, orig->groups,
+                                              u->groups);
 #undef QSSO_USERS_MERGE_S
 #undef QSSO_USERS_MERGE_N
 }

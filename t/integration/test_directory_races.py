@@ -298,6 +298,48 @@ def test_scim_pushes_during_a_login_are_not_reverted(fresh, workdir, redis,
     assert env_of(b.get("/dash/").text)["QSSO_GROUPS"] == group
 
 
+def test_two_groups_marking_one_user_at_once_both_stay(fresh, workdir,
+                                                      redis, proxy):
+    """Group A's PATCH adding u is held at its write of u's record while
+    group B's PATCH adds u too: the held write, finding the record
+    changed, adds only its own name, so u ends in both groups (a copy of
+    its whole list would take B away again)."""
+    h = site_with_scim(fresh, workdir, proxy)
+    s = Scim(h, TOKEN)
+    email = who("member")
+    u = s.create(name=email)
+    a, b = ("Group %s %s" % (n, uuid.uuid4().hex[:6]) for n in "AB")
+    ga = s.post("/Groups", {"schemas": [GROUP], "displayName": a}).json()
+    gb = s.post("/Groups", {"schemas": [GROUP], "displayName": b}).json()
+    add = [{"op": "add", "path": "members", "value": [{"value": u["id"]}]}]
+    out = []
+    proxy.arm("qsso:user:" + email.lower())
+    t = threading.Thread(target=lambda: out.append(
+        s.patch("/Groups/" + ga["id"], add)))
+    t.start()
+    assert proxy.held.wait(5), "group A never wrote the user record"
+    r = s.patch("/Groups/" + gb["id"], add)
+    assert r.status_code == 200, r.text
+    proxy.release()
+    t.join(15)
+    assert out and out[0].status_code == 200, out and out[0].text
+    assert sorted(record(redis, email)["groups"]) == sorted([a, b])
+
+
+def test_one_group_marking_a_user_alone_gives_that_group(fresh, workdir,
+                                                         redis):
+    h = site_with_scim(fresh, workdir, redis)
+    s = Scim(h, TOKEN)
+    email = who("member")
+    u = s.create(name=email)
+    a = "Group A %s" % uuid.uuid4().hex[:6]
+    ga = s.post("/Groups", {"schemas": [GROUP], "displayName": a}).json()
+    r = s.patch("/Groups/" + ga["id"], [
+        {"op": "add", "path": "members", "value": [{"value": u["id"]}]}])
+    assert r.status_code == 200, r.text
+    assert record(redis, email)["groups"] == [a]
+
+
 def test_many_logins_fired_with_a_deactivation_never_survive(
         fresh, workdir, redis, ctl):
     h = site_with_scim(fresh, workdir, redis)
