@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-    make gcc pkg-config
+    make gcc pkg-config dpkg-dev
     apache2 apache2-dev
     redis-server libhiredis-dev
     libxml2-dev libxmlsec1-dev libxmlsec1-openssl xmlsec1
