@@ -148,16 +148,22 @@ def test_session_cache_is_server_wide_only(fresh):
 
 def test_subrequests_of_an_open_page_share_the_signed_in_session(fresh,
                                                                  redis):
-    """An open page that includes a protected page three times (SSI include
-    virtual): each include is a subrequest that needs the session. The
-    record is loaded once, by the first, and must outlive it: it once lived
-    in the first subrequest's pool, which the others read after it was
-    freed. (APR keeps freed pool memory, so neither this test nor ASan saw
-    that; the test guards the behaviour.) Signed out, every include is
-    refused: the twin that shows the includes really are protected."""
+    """An open page that asks whether the protected page is accessible
+    (SSI `#if expr="-A ..."`) and then includes it three times (SSI include
+    virtual): each is a subrequest that needs the session. The record is
+    loaded once, by the first, and must outlive it: it once lived in the
+    first subrequest's pool, which the others read after it was freed.
+    The -A lookup is the subrequest that is freed at once (ap_expr destroys
+    it; mod_include keeps the pools of its includes until the page ends).
+    Normal APR keeps freed pool memory, so only `make test-asan` sees that
+    use-after-free: its httpd's APR has pool debugging, which frees the
+    lookup's memory for ASan to watch. Signed out, every include is refused:
+    the twin that shows the includes really are protected."""
     h = fresh.start()
     with open(os.path.join(h.docroot, "public", "inc.shtml"), "w") as f:
-        f.write("one\n<!--#include virtual=\"/dash/\" -->\n"
+        f.write("<!--#if expr=\"-A '/dash/'\" -->lookup done\n"
+                "<!--#endif -->\n"
+                "one\n<!--#include virtual=\"/dash/\" -->\n"
                 "two\n<!--#include virtual=\"/dash/\" -->\n"
                 "three\n<!--#include virtual=\"/dash/\" -->\n")
     b = Browser(h)
@@ -168,6 +174,7 @@ def test_subrequests_of_an_open_page_share_the_signed_in_session(fresh,
     for _ in range(20):
         r = b.get("/public/inc.shtml")
         assert r.status_code == 200
+        assert "lookup done" in r.text, r.text
         # mod_include shows the base page's variables in an included
         # page, so what proves the session is that each include ran.
         assert "an error occurred" not in r.text, r.text
