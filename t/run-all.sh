@@ -62,7 +62,8 @@ finish() {
 trap finish EXIT
 
 stage "install what is missing" tools/install-deps.sh
-stage "build" make -f Makefile.apxs >/dev/null
+build() { make -f Makefile.apxs >/dev/null; }
+stage "build" build
 stage "static checks" /usr/bin/python3 t/check/check_sources.py
 stage "unit tests" make -s -C t/unit test
 stage "unit tests under AddressSanitizer" make -s -C t/unit asan

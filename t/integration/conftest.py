@@ -61,11 +61,16 @@ def _leftovers(what):
                     pytrace=False)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_leftovers(request, workdir):
-    """After each test module: nothing it started is still running."""
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After each test module, once its fixtures are torn down (which a
+    module fixture such as `redis` is only after the module's last test):
+    nothing it started is still running. A failure here is an error in the
+    teardown of the module's last test."""
     yield
-    _leftovers(request.module.__name__)
+    if nextitem is None or getattr(nextitem, "module", None) \
+            is not item.module:
+        _leftovers(item.module.__name__)
 
 
 def pytest_sessionfinish(session, exitstatus):
