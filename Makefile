@@ -3,8 +3,10 @@
 # runs of issue 6 (t/fuzz/README.md tells how to read their reports):
 #   make asan        .libs-asan/mod_qsso.so: the same sources built with
 #                    ASan + UBSan, for the real httpd (t/asan/httpd)
-#   make test-asan   the whole integration suite against that module;
-#                    fails on any sanitizer report (t/asan/run.sh)
+#   make test-asan   the whole integration suite against that module, in an
+#                    httpd whose libapr-1 has pool debugging (built once by
+#                    tools/build-pool-debug-apr.sh); fails on any sanitizer
+#                    report (t/asan/run.sh)
 #   make fuzz        every libFuzzer target for FUZZ_SECONDS (default 60)
 #   make fuzz-replay each committed fuzz corpus input once (quick)
 #   make memcheck    valgrind over a login + 1,000 protected requests
@@ -38,7 +40,12 @@ $(ASAN_DIR)/mod_qsso.so: $(ASAN_OBJS)
 	$(ASAN_CC) -shared -fsanitize=address,undefined -shared-libasan \
 	    -Wl,-rpath,$(dir $(ASAN_RUNTIME)) -o $@ $^ $(PKG_LIBS)
 
-test-asan: asan
+# A libapr-1 with pool debugging, for test-asan's httpd: built once from
+# Debian's source package of the installed version, then cached.
+apr-pool-debug:
+	bash tools/build-pool-debug-apr.sh
+
+test-asan: asan apr-pool-debug
 	QSSO_ASAN_RUNTIME=$(ASAN_RUNTIME) bash t/asan/run.sh
 
 fuzz:
@@ -54,4 +61,4 @@ clean-asan:
 	rm -rf $(ASAN_DIR)
 	$(MAKE) -C t/fuzz clean
 
-.PHONY: asan test-asan fuzz fuzz-replay memcheck clean-asan
+.PHONY: asan apr-pool-debug test-asan fuzz fuzz-replay memcheck clean-asan

@@ -5,6 +5,8 @@ set -euo pipefail
 
 PACKAGES=(
     make gcc pkg-config
+    # apt-get source (tools/build-pool-debug-apr.sh, for make test-asan)
+    dpkg-dev bzip2 xz-utils
     apache2 apache2-dev
     redis-server libhiredis-dev
     libxml2-dev libxmlsec1-dev libxmlsec1-openssl xmlsec1

@@ -4,6 +4,11 @@
 # report was written. Reports go to files (log_path), one per process, in a
 # directory the workers (www-data) can write to, because httpd sends its
 # children's stderr to error_log, where a report could pass unnoticed.
+# httpd runs with a libapr-1 built with pool debugging
+# (tools/build-pool-debug-apr.sh, which `make test-asan` runs first): a pool's
+# memory is then really freed with the pool, and ASan reports a use of it
+# afterwards, which the normal allocator hides by keeping the block.
+# QSSO_POOL_DEBUG=0 runs with the installed libapr-1 instead.
 # Arguments replace pytest's default arguments (t/integration), e.g.
 #   bash t/asan/run.sh -x t/integration/test_login_flow.py
 set -uo pipefail
@@ -17,6 +22,18 @@ RUNTIME=${QSSO_ASAN_RUNTIME:-$(clang-14 -print-file-name=libclang_rt.asan-x86_64
 
 [ -f "$MODULE" ] || { echo "test-asan: build it first: make asan" >&2; exit 1; }
 [ -f "$RUNTIME" ] || { echo "test-asan: no ASan runtime ($RUNTIME)" >&2; exit 1; }
+if [ "${QSSO_POOL_DEBUG:-1}" != 0 ]; then
+    APR_LIB=${QSSO_APR_DEBUG_DIR:-$ROOT/.libs-asan/apr-pool-debug}/lib
+    [ -e "$APR_LIB/libapr-1.so.0" ] || {
+        echo "test-asan: no pool-debug libapr-1 in $APR_LIB:" \
+            "run tools/build-pool-debug-apr.sh (make test-asan does)" >&2
+        exit 1
+    }
+    export QSSO_APR_DEBUG_LIB=$APR_LIB
+    echo "test-asan: httpd uses the pool-debug libapr-1 of $APR_LIB"
+else
+    unset QSSO_APR_DEBUG_LIB
+fi
 rm -rf "$REPORTS"
 mkdir -p "$REPORTS"
 chmod 1777 "$REPORTS"

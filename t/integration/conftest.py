@@ -1,23 +1,94 @@
 """pytest fixtures: a real redis-server and real httpd processes per test
 module, and a check after every test that error_log holds no error or
-warning line the test did not expect."""
+warning line the test did not expect. Two rules for the whole suite: a
+skipped test is a failure (a missing prerequisite must be installed, not
+passed over), and a test module that leaves a process running fails
+(t/lib/leftovers.py)."""
 import os
 import subprocess
 import re
 import shutil
 import tempfile
+import uuid
 
 import pytest
 
 import harness
+import leftovers
 
 RUNNING = []
+
+# Every process this pytest starts inherits it: the run's value (from
+# t/run-all.sh, if it set one) and this pass's own.
+PASS = "%s:%s" % (os.environ.get(leftovers.VAR) or "pytest",
+                  uuid.uuid4().hex[:12])
+os.environ[leftovers.VAR] = PASS
+_WORKDIRS = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A skip is a failure: CI has every prerequisite (tools/install-deps.sh,
+    ../shared beside the clone), so a test that would skip points at a
+    broken setup that must not pass as green."""
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.skipped and not hasattr(rep, "wasxfail"):
+        rep.outcome = "failed"
+        reason = rep.longrepr[2] if isinstance(rep.longrepr, tuple) \
+            else str(rep.longrepr)
+        rep.longrepr = "skipped, which this suite counts as a failure: %s" \
+            % reason
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    rep = outcome.get_result()
+    if rep.skipped:
+        rep.outcome = "failed"
+        rep.longrepr = "module skipped, which this suite counts as a " \
+            "failure: %s" % (rep.longrepr,)
+
+
+def _leftovers(what):
+    """Fails (and stops them) when processes of this pass still run."""
+    found = leftovers.settle(PASS, _WORKDIRS)
+    if found:
+        leftovers.stop(found)
+        pytest.fail("%s left %d process(es) running (now stopped):\n%s"
+                    % (what, len(found), leftovers.describe(found)),
+                    pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After each test module, once its fixtures are torn down (which a
+    module fixture such as `redis` is only after the module's last test):
+    nothing it started is still running. A failure here is an error in the
+    teardown of the module's last test."""
+    yield
+    if nextitem is None or getattr(nextitem, "module", None) \
+            is not item.module:
+        _leftovers(item.module.__name__)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    found = leftovers.settle(PASS, _WORKDIRS)
+    if found:
+        leftovers.stop(found)
+        session.config.get_terminal_writer().line(
+            "FAILED: the test session left %d process(es) running (now "
+            "stopped):\n%s" % (len(found), leftovers.describe(found)),
+            red=True)
+        session.exitstatus = 1
 
 
 @pytest.fixture(scope="session")
 def workdir():
     d = tempfile.mkdtemp(prefix="qsso-it-")
     os.chmod(d, 0o755)      # httpd's workers (www-data) read from here
+    _WORKDIRS.append(d)
     yield d
     shutil.rmtree(d, ignore_errors=True)
 

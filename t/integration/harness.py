@@ -34,7 +34,26 @@ IDP_SSO_POST = "https://idp.example.com/sso-post"
 EMAIL = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
 UPN = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn"
 
-BASE_MODULES = ["mpm_event", "authn_core", "authz_core", "authz_user", "mime",
+# The MPM every test httpd runs: QSSO_MPM=event (default), worker or prefork
+# (t/run-all.sh runs the suite's core files under each). MPM_CONF sizes
+# each the same way: two children at start, 16 connections at once at most.
+# prefork has one connection per process, so it grows to 16 processes
+# under load and keeps them (MaxSpareServers 16): a child that was busy
+# with a browser's idle keep-alive connection is not replaced by an empty
+# one halfway through a test.
+MPM = os.environ.get("QSSO_MPM", "event")
+MPM_CONF = {
+    "event": ["StartServers 2", "ServerLimit 2", "ThreadsPerChild 8",
+              "MaxRequestWorkers 16", "ThreadLimit 8", "MinSpareThreads 8",
+              "MaxSpareThreads 16"],
+    "prefork": ["StartServers 2", "ServerLimit 16", "MaxRequestWorkers 16",
+                "MinSpareServers 2", "MaxSpareServers 16"],
+}
+MPM_CONF["worker"] = MPM_CONF["event"]
+if MPM not in MPM_CONF:
+    raise RuntimeError("QSSO_MPM=%s: want event, worker or prefork" % MPM)
+
+BASE_MODULES = ["mpm_" + MPM, "authn_core", "authz_core", "authz_user", "mime",
                 "env", "headers", "include", "setenvif", "dir", "alias",
                 "rewrite"]
 
@@ -166,10 +185,7 @@ class Httpd:
                  "ErrorLog %s" % self.error_log,
                  "LogLevel warn qsso:info",
                  "ErrorLogFormat \"[%l] %M\"",
-                 "TypesConfig /etc/mime.types",
-                 "StartServers 2", "ServerLimit 2", "ThreadsPerChild 8",
-                 "MaxRequestWorkers 16", "ThreadLimit 8",
-                 "MinSpareThreads 8", "MaxSpareThreads 16",
+                 "TypesConfig /etc/mime.types"] + MPM_CONF[MPM] + [
                  "Timeout 10", "KeepAlive On",
                  # wrk counts the close after the 100th request of a
                  # keep-alive connection as a read error
@@ -213,9 +229,13 @@ class Httpd:
         rc, out = self.configtest()
         if rc != 0:
             raise RuntimeError("configtest failed:\n" + out)
+        # A process group of its own: prefork signals its children (stop,
+        # graceful restart) with killpg(getpgrp()), which in pytest's group
+        # would end pytest too.
         self.proc = subprocess.Popen(
             [HTTPD, "-f", self.conf, "-DFOREGROUND"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
         wait_port(self.port, self.proc, "httpd")
         return self
 
@@ -240,6 +260,20 @@ class Httpd:
 
     def url(self, path):
         return self.base + path
+
+    def children(self):
+        """PIDs of this httpd's child processes (2 under event and worker;
+        under prefork as many as the load so far made)."""
+        out = []
+        for name in os.listdir("/proc"):
+            try:
+                with open("/proc/%s/stat" % name) as f:
+                    stat = f.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(stat[1]) == self.proc.pid and stat[0] not in "ZX":
+                out.append(int(name))
+        return out
 
 
 def set_cookies(r):

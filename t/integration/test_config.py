@@ -175,8 +175,9 @@ def test_conf_example_passes_configtest(workdir, redis, example):
     text = text.replace("redis://127.0.0.1:6379/0", redis.url)
     d = os.path.join(workdir, "example-" + os.path.basename(example))
     os.makedirs(d, exist_ok=True)
-    mods = ["mpm_event", "authn_core", "authz_core", "authz_user", "headers",
-            "proxy", "proxy_http", "env", "setenvif", "mime", "rewrite"]
+    mods = ["mpm_" + harness.MPM, "authn_core", "authz_core", "authz_user",
+            "headers", "proxy", "proxy_http", "env", "setenvif", "mime",
+            "rewrite"]
     head = ["ServerRoot " + d, "ServerName 127.0.0.1",
             "Listen 127.0.0.1:%d" % port, "PidFile %s/pid" % d,
             "ErrorLog %s/error.log" % d, "DefaultRuntimeDir " + d]

@@ -4,8 +4,10 @@ change. What must hold: a protected request asks Redis nothing once the
 session is cached, and a session deleted or changed anywhere (logout, SCIM,
 qssoctl, FLUSHDB, a plain DEL) is never answered from the cache again,
 including when the invalidation connection broke in between. Every
-request goes on a new connection, so both httpd children serve the
-session and both caches are tested."""
+request goes on a new connection, so every httpd child serves the session
+and every cache is tested: two under the event and worker MPMs, under
+prefork as many as there are processes (harness.Httpd.children), which is
+what a per-child bound below counts."""
 import os
 import time
 
@@ -34,7 +36,7 @@ def uncached(fresh, redis):
 
 
 def warm(h, redis):
-    """Signs in and serves the session from both children; returns the
+    """Signs in and serves the session from every child; returns the
     cookie and how many GETs 40 more requests cost."""
     b = Browser(h)
     assert b.login().status_code == 303
@@ -47,7 +49,7 @@ def warm(h, redis):
 def test_cached_session_costs_no_redis_round_trip(cached, redis):
     _, n = warm(cached, redis)
     # At most a re-read per child when an entry reaches its 5 s age.
-    assert n <= 2, n
+    assert n <= len(cached.children()), n
 
 
 def test_without_the_cache_every_request_asks_redis(uncached, redis):
@@ -59,7 +61,7 @@ def test_without_the_cache_every_request_asks_redis(uncached, redis):
 def test_session_changed_in_redis_is_never_answered_from_cache(
         cached, redis, how):
     b, n = warm(cached, redis)
-    assert n <= 2, n
+    assert n <= len(cached.children()), n
     key = session_key(redis)
     if how == "SET":
         redis.cli("SET", key, "damaged")
@@ -110,7 +112,7 @@ def test_broken_invalidation_connection_empties_the_cache(cached, redis,
     while True:
         redis.cli("CONFIG", "RESETSTAT")
         assert statuses(cached, b2.cookie, 40) == [200] * 40
-        if gets(redis) <= 2:
+        if gets(redis) <= len(cached.children()):
             break
         assert time.monotonic() < deadline, "the cache did not come back"
         time.sleep(0.5)
@@ -126,7 +128,7 @@ def test_redis_refusing_client_tracking_turns_the_cache_off(fresh, redis,
         # Every request asks Redis, and the log says why, once per child.
         assert n == 40, n
         notes = [l for l in h.log() if "QSSO3005" in l]
-        assert 1 <= len(notes) <= 2, notes
+        assert 1 <= len(notes) <= len(h.children()), notes
         assert "refused client-side caching" in notes[0], notes
         assert "NOPERM" in notes[0] or "permission" in notes[0], notes
         redis.cli("DEL", session_key(redis))
@@ -146,16 +148,22 @@ def test_session_cache_is_server_wide_only(fresh):
 
 def test_subrequests_of_an_open_page_share_the_signed_in_session(fresh,
                                                                  redis):
-    """An open page that includes a protected page three times (SSI include
-    virtual): each include is a subrequest that needs the session. The
-    record is loaded once, by the first, and must outlive it: it once lived
-    in the first subrequest's pool, which the others read after it was
-    freed. (APR keeps freed pool memory, so neither this test nor ASan saw
-    that; the test guards the behaviour.) Signed out, every include is
-    refused: the twin that shows the includes really are protected."""
+    """An open page that asks whether the protected page is accessible
+    (SSI `#if expr="-A ..."`) and then includes it three times (SSI include
+    virtual): each is a subrequest that needs the session. The record is
+    loaded once, by the first, and must outlive it: it once lived in the
+    first subrequest's pool, which the others read after it was freed.
+    The -A lookup is the subrequest that is freed at once (ap_expr destroys
+    it; mod_include keeps the pools of its includes until the page ends).
+    Normal APR keeps freed pool memory, so only `make test-asan` sees that
+    use-after-free: its httpd's APR has pool debugging, which frees the
+    lookup's memory for ASan to watch. Signed out, every include is refused:
+    the twin that shows the includes really are protected."""
     h = fresh.start()
     with open(os.path.join(h.docroot, "public", "inc.shtml"), "w") as f:
-        f.write("one\n<!--#include virtual=\"/dash/\" -->\n"
+        f.write("<!--#if expr=\"-A '/dash/'\" -->lookup done\n"
+                "<!--#endif -->\n"
+                "one\n<!--#include virtual=\"/dash/\" -->\n"
                 "two\n<!--#include virtual=\"/dash/\" -->\n"
                 "three\n<!--#include virtual=\"/dash/\" -->\n")
     b = Browser(h)
@@ -166,6 +174,7 @@ def test_subrequests_of_an_open_page_share_the_signed_in_session(fresh,
     for _ in range(20):
         r = b.get("/public/inc.shtml")
         assert r.status_code == 200
+        assert "lookup done" in r.text, r.text
         # mod_include shows the base page's variables in an included
         # page, so what proves the session is that each include ran.
         assert "an error occurred" not in r.text, r.text
@@ -195,11 +204,11 @@ def test_a_backlog_of_announcements_empties_the_cache(cached, redis):
         redis.cli("CONFIG", "RESETSTAT")
         assert statuses(cached, b.cookie, 20) == [200] * 20
         after_many = gets(redis)
-        # Sharp only when both children had the session cached before and
+        # Sharp only when every child had the session cached before and
         # no copy reached its 5 s age meanwhile (a slow ASan run may not).
         if baseline == 0 and time.monotonic() - t0 < 4:
             break
     else:
-        pytest.fail("no attempt with both children's copies warm")
+        pytest.fail("no attempt with every child's copy warm")
     assert after_few == 0
-    assert 1 <= after_many <= 2
+    assert 1 <= after_many <= len(cached.children())
