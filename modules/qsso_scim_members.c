@@ -18,16 +18,6 @@
 #include "qsso_scim_members.h"
 #include "qsso_users.h"
 
-static int qsso_scim_members_has(const apr_array_header_t *a, const char *s)
-{
-    int i;
-
-    for (i = 0; a && i < a->nelts; i++)
-        if (!strcmp(APR_ARRAY_IDX(a, i, const char *), s))
-            return 1;
-    return 0;
-}
-
 int qsso_scim_members_check_added(qsso_scim_call_t *c,
                                   const apr_array_header_t *old_members,
                                   const apr_array_header_t *new_members)
@@ -39,7 +29,7 @@ int qsso_scim_members_check_added(qsso_scim_call_t *c,
     for (i = 0; i < new_members->nelts; i++) {
         const char *id = APR_ARRAY_IDX(new_members, i, const char *);
         qsso_store_rc_e rc;
-        if (qsso_scim_members_has(old_members, id))
+        if (qsso_users_list_has(old_members, id))
             continue;
         rc = qsso_users_load_by_id(c->st, c->p, id, &u, &e);
         if (rc == QSSO_STORE_ERROR)
@@ -63,13 +53,13 @@ int qsso_scim_members_mark(qsso_scim_call_t *c, const char *name,
         apr_array_header_t *g;
         qsso_user_t u;
         qsso_store_rc_e rc;
-        if (qsso_scim_members_has(keep, id))
+        if (qsso_users_list_has(keep, id))
             continue;
         rc = qsso_users_load_by_id(c->st, c->p, id, &u, &e);
         if (rc == QSSO_STORE_ERROR)
             return qsso_scim_fail_store(c, "loading a member", e);
         if (rc != QSSO_STORE_OK || u.deleted
-            || qsso_scim_members_has(u.groups, name) == add)
+            || qsso_users_list_has(u.groups, name) == add)
             continue;
         g = apr_array_make(c->p, u.groups->nelts + 1, sizeof(const char *));
         for (k = 0; k < u.groups->nelts; k++)

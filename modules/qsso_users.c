@@ -338,7 +338,7 @@ static int qsso_users_same_list(apr_pool_t *p, const apr_array_header_t *a,
                       apr_array_pstrcat(p, b, '\n'));
 }
 
-static int qsso_users_in_list(const apr_array_header_t *a, const char *s)
+int qsso_users_list_has(const apr_array_header_t *a, const char *s)
 {
     int i;
 
@@ -361,12 +361,12 @@ static apr_array_header_t *qsso_users_merge_groups(
 
     for (i = 0; cur && i < cur->nelts; i++) {
         const char *g = APR_ARRAY_IDX(cur, i, const char *);
-        if (!qsso_users_in_list(orig, g) || qsso_users_in_list(u, g))
+        if (!qsso_users_list_has(orig, g) || qsso_users_list_has(u, g))
             APR_ARRAY_PUSH(out, const char *) = g;
     }
     for (i = 0; u && i < u->nelts; i++) {
         const char *g = APR_ARRAY_IDX(u, i, const char *);
-        if (!qsso_users_in_list(orig, g) && !qsso_users_in_list(out, g))
+        if (!qsso_users_list_has(orig, g) && !qsso_users_list_has(out, g))
             APR_ARRAY_PUSH(out, const char *) = g;
     }
     return out;

@@ -48,6 +48,10 @@ typedef struct {
     const char *previous;          /* RENAMED/LINKED: the record's old name */
 } qsso_users_result_t;
 
+/* Is s (compared exactly) one of the strings of a (NULL: none)? For
+ * group names and member ids. */
+int qsso_users_list_has(const apr_array_header_t *a, const char *s);
+
 /* Serialises a record as JSON, and back; decode returns -1 on damage. */
 char *qsso_users_encode(apr_pool_t *p, const qsso_user_t *u);
 int qsso_users_decode(apr_pool_t *p, const char *json, qsso_user_t *out);
