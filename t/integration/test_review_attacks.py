@@ -194,6 +194,37 @@ def test_login_in_progress_without_the_flood_signs_in(fresh):
     assert b.get("/dash/").status_code == 200
 
 
+def test_refused_gets_do_not_push_out_a_login_sharing_the_counters_subcache(
+        fresh, log):
+    """shmcb appends every rewrite of a record and frees the old copy
+    only when it reaches the front of its subcache: a per-address counter
+    rewritten by each refused GET would fill its subcache (16 at 1 MiB,
+    picked by the first byte of the record's id, the SHA-256 of its key)
+    and push out the logins in it. The flooder's address is picked so
+    that its counter shares the victim's subcache; 400 short GETs, all
+    but the cap's refused: the victim still signs in."""
+    import hashlib
+
+    def subcache(key):
+        return hashlib.sha256(key.encode()).digest()[0] & 15
+
+    h = shm_site(fresh)
+    b = Browser(h)
+    xml, relay, _ = b.start_login("/dash/")
+    rid = Browser.request_id(xml)
+    mine = subcache("qsso:req:" + rid)
+    source = next("127.0.0.%d" % x for x in range(2, 255)
+                  if subcache("qsso:pend-addr:127.0.0.%d" % x) == mine)
+    resp = b.idp.response({EMAIL: ["vic@example.org"]}, "vic@example.org",
+                          in_response_to=rid)
+    got = long_gets(h, 400, source, length=20)
+    cap = shm_cap(h)
+    assert got == [302] * cap + [429] * (400 - cap), got
+    log.expect("QSSO2010")
+    r = b.post_acs(resp, relay)
+    assert r.status_code == 303, (r.status_code, r.text[:200])
+
+
 # ---- several cookies: the first live session wins, whoever it belongs to --
 
 def test_a_planted_session_of_another_user_does_not_take_over(site):
