@@ -23,6 +23,7 @@
 #include "modules/qsso_config.h"
 #include "modules/qsso_errors.h"
 #include "modules/qsso_login.h"
+#include "modules/qsso_pending.h"
 #include "modules/qsso_scim.h"
 #include "modules/qsso_session.h"
 #include "modules/qsso_store.h"
@@ -84,8 +85,11 @@ static int qsso_hook_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     const char *err;
 
     (void)plog;
-    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG
-        || sc->store_url == NULL
+    if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
+        return OK;
+    /* Before the children are forked, which inherit it. */
+    qsso_pending_set_ceiling(qsso_config_pending_ceiling(ptemp, s));
+    if (sc->store_url == NULL
         || qsso_store_parse_url(ptemp, sc->store_url, &u) != NULL
         || strcmp(u.scheme, "shm"))
         return OK;

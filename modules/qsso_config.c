@@ -24,6 +24,7 @@
 #include "qsso_metadata.h"
 #include "qsso_scim_token.h"
 #include "qsso_store.h"
+#include "qsso_pending.h"
 #include "qsso_store_shm.h"
 
 APLOG_USE_MODULE(qsso);
@@ -964,6 +965,51 @@ static void qsso_config_check_vector(qsso_check_t *ck, ap_conf_vector_t *v,
         qsso_config_check_endpoint(ck, c);
 }
 
+int qsso_config_pending_ceiling(apr_pool_t *ptemp, server_rec *s)
+{
+    const qsso_srv_conf_t *sc = ap_get_module_config(s->module_config,
+                                                     &qsso_module);
+    qsso_store_shm_split_t split;
+    qsso_store_url_t u;
+    int ceiling, last = -1;
+
+    if (sc->store_url == NULL
+        || qsso_store_parse_url(ptemp, sc->store_url, &u) != NULL
+        || strcmp(u.scheme, "shm"))
+        return 0;
+    qsso_store_shm_split(u.shm_bytes, &split);
+    ceiling = qsso_pending_shm_ceiling(split.pending_bytes);
+    /* Once per value, not once per virtual host that inherits it. */
+    for (; s; s = s->next) {
+        int want = qsso_conf_pending_per_address(
+            ap_get_module_config(s->module_config, &qsso_module));
+
+        if ((want != 0 && want <= ceiling) || want == last)
+            continue;
+        last = want;
+        if (want == 0)
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, QSSO_LOGNO(2013)
+                         "QSSOPendingLoginsPerAddress 0: no cap, so one "
+                         "client address can push other users' logins in "
+                         "progress out of the %" APR_SIZE_T_FMT "-byte "
+                         "pending-login region of QSSOStore %s (%s); its "
+                         "default cap would be %d", split.pending_bytes,
+                         sc->store_url, sc->store_where, ceiling);
+        else
+            ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, QSSO_LOGNO(2012)
+                         "QSSOPendingLoginsPerAddress %d is more than "
+                         "QSSOStore %s (%s) can honour: one client address "
+                         "may hold 1/%d of its %" APR_SIZE_T_FMT "-byte "
+                         "pending-login region, %d logins of up to %d "
+                         "bytes, so the cap is %d per 180 s (raise "
+                         "shm:BYTES for more, or use Redis)", want,
+                         sc->store_url, sc->store_where,
+                         QSSO_PENDING_SHM_SHARE, split.pending_bytes,
+                         ceiling, QSSO_PENDING_SHM_WORST, ceiling);
+    }
+    return ceiling;
+}
+
 int qsso_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
 {
     qsso_check_t ck;
@@ -978,6 +1024,9 @@ int qsso_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s)
                                                    &qsso_module);
         sc->sp_entity_ids = ids ? (int)apr_hash_count(ids) : 0;
     }
+    /* At startup post_config says it, into the error log. */
+    if (ap_state_query(AP_SQ_RUN_MODE) == AP_SQ_RM_CONFIG_TEST)
+        qsso_config_pending_ceiling(ptemp, s);
     for (; s; s = s->next) {
         core_server_config *sconf =
             ap_get_core_module_config(s->module_config);

@@ -15,6 +15,11 @@ void *qsso_config_merge_srv(apr_pool_t *p, void *base, void *add);
 /* Startup checks across directives and sections. Logs one message per
  * problem (naming section, directive and file) and returns !OK if any. */
 int qsso_config_check(apr_pool_t *pconf, apr_pool_t *ptemp, server_rec *s);
+/* With QSSOStore shm: the most pending logins per address its region
+ * honours (qsso_pending_shm_ceiling), with a notice (QSSO2012; 2013 for
+ * no cap) for each server whose QSSOPendingLoginsPerAddress asks for
+ * more. 0 otherwise. */
+int qsso_config_pending_ceiling(apr_pool_t *ptemp, server_rec *s);
 
 /* Getters: the one place each default lives. */
 const char *qsso_conf_endpoint_path(const qsso_dir_conf_t *c);

@@ -452,6 +452,9 @@ int qsso_session_admit_pending(request_rec *r, int cap, int *log,
     int left;
 
     *log = 1;
+    /* With QSSOStore shm, a cap the pending region cannot honour would let
+     * one address push out everyone else's pending logins. */
+    cap = qsso_pending_effective_cap(cap, qsso_pending_ceiling());
     if (cap == 0 || key == NULL)
         return QSSO_OK;
     if (st == NULL
@@ -468,11 +471,13 @@ int qsso_session_admit_pending(request_rec *r, int cap, int *log,
                    apr_itoa(r->pool, left > 0 ? left : 1));
     return qsso_err_set(r->pool, err, 2010, "client %s (counted as %s) "
                         "started more than %d logins within %d s "
-                        "(QSSOPendingLoginsPerAddress); further ones are "
+                        "(QSSOPendingLoginsPerAddress%s); further ones are "
                         "refused for %d s without a log line",
                         r->useragent_ip,
                         key + sizeof(QSSO_PENDING_ADDR_PREFIX) - 1, cap,
-                        QSSO_PENDING_TTL, left);
+                        QSSO_PENDING_TTL, cap == qsso_pending_ceiling()
+                            ? ", as far as QSSOStore shm can honour it" : "",
+                        left);
 }
 
 int qsso_session_save_pending(request_rec *r, const char *id,

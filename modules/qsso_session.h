@@ -3,6 +3,7 @@
 #define QSSO_SESSION_H
 
 #include "qsso.h"
+#include "qsso_pending.h"
 
 /* Loads the session of this request once (cached on the initial request,
  * so subrequests and internal redirects reuse it). *out is NULL when
@@ -28,13 +29,10 @@ int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
 int qsso_session_destroy(request_rec *r, const qsso_dir_conf_t *c,
                          qsso_err_t *err);
 
-/* bytes: the longest return path a pending login keeps; a longer one
- * lands on QSSODefaultRelayState instead (qsso_login_start). */
-#define QSSO_PENDING_MAX_RETURN 2048
-
 /* Counts one more login started from this request's client address (its
  * /64 for IPv6) within the pending logins' lifetime: QSSO_OK up to cap
- * (0: no cap), 2010 beyond it, with Retry-After set and *log 0 unless
+ * (0: no cap) or the store's ceiling if lower (qsso_pending_ceiling:
+ * QSSOStore shm), 2010 beyond it, with Retry-After set and *log 0 unless
  * this is the first refusal of the address's window; 3001 when the store
  * fails. */
 int qsso_session_admit_pending(request_rec *r, int cap, int *log,

@@ -44,6 +44,7 @@
 #include "qsso_cache.h"
 #include "qsso_codec.h"
 #include "qsso_keyset.h"
+#include "qsso_pending.h"
 #include "qsso_store.h"
 #include "qsso_store_redis.h"
 #include "qsso_store_shm.h"
@@ -418,7 +419,11 @@ static qsso_store_rc_e qsso_store_shm_del(void *impl, apr_pool_t *p,
 /* A counter is a record "COUNT END" (END: Unix seconds) in the pending
  * region, read and rewritten under the lock. Under a flood from many
  * addresses it may be evicted with the pending logins, which only lets
- * that address start counting again. */
+ * that address start counting again. shmcb appends every rewrite and
+ * frees the old copy only when it reaches the front of its subcache, so
+ * a counter past the ceiling (the address is refused anyway) is no longer
+ * rewritten: else one address's refused GETs would push out the pending
+ * logins that share its counter's subcache. */
 static qsso_store_rc_e qsso_store_shm_count(void *impl, apr_pool_t *p,
                                             const char *key, int window,
                                             apr_int64_t *n, int *left,
@@ -440,6 +445,12 @@ static qsso_store_rc_e qsso_store_shm_count(void *impl, apr_pool_t *p,
         if (sscanf((char *)buf, "%" APR_INT64_T_FMT " %" APR_INT64_T_FMT,
                    &count, &end) != 2 || end <= now)
             count = 0;
+    }
+    if (count > qsso_pending_ceiling() && qsso_pending_ceiling() > 0) {
+        apr_global_mutex_unlock(sh->mutex);
+        *n = count + 1;
+        *left = (int)(end - now);
+        return QSSO_STORE_OK;
     }
     if (count == 0)
         end = now + window;

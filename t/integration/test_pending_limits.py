@@ -128,3 +128,60 @@ def test_ipv6_client_is_counted_by_its_64(fresh, redis, log):
     assert "counted as ::/64" in line, line
     # IPv4 clients are counted apart.
     assert Browser(h).get("/dash/").status_code == 302
+
+
+# ---- QSSOStore shm: the cap its pending-login region can honour -----------
+
+def shm_configtest(workdir, url="shm", **qsso):
+    from test_shm_store import SHMCB, Shm
+    rc, out = harness.Httpd(workdir, Shm(url), extra=SHMCB,
+                            qsso=qsso).configtest()
+    assert rc == 0, out
+    return [l for l in out.splitlines() if "QSSO201" in l]
+
+
+def test_configtest_says_the_cap_shm_can_honour(workdir):
+    """1/16 of the pending region (1/4 of BYTES) in 2176-byte records:
+    7 at the default 1 MiB, 30 at 4 MiB; a notice, not an error."""
+    lines = shm_configtest(workdir)
+    assert len(lines) == 1 and "QSSO2012" in lines[0], lines
+    assert "notice" in lines[0], lines[0]
+    assert "QSSOPendingLoginsPerAddress 1000" in lines[0], lines[0]
+    assert "262144-byte" in lines[0], lines[0]
+    assert "so the cap is 7 per 180 s" in lines[0], lines[0]
+    lines = shm_configtest(workdir, "shm:4194304")
+    assert len(lines) == 1 and "so the cap is 30 per" in lines[0], lines
+    lines = shm_configtest(workdir, QSSOPendingLoginsPerAddress="50")
+    assert len(lines) == 1 and "QSSOPendingLoginsPerAddress 50 " \
+        in lines[0] and "cap is 7 per" in lines[0], lines
+    # "No cap" is honoured, and says what it costs.
+    lines = shm_configtest(workdir, QSSOPendingLoginsPerAddress="0")
+    assert len(lines) == 1 and "QSSO2013" in lines[0] \
+        and "push other users' logins" in lines[0], lines
+
+
+def test_configtest_is_quiet_when_the_cap_fits(workdir, redis):
+    assert shm_configtest(workdir, QSSOPendingLoginsPerAddress="7") == []
+    assert shm_configtest(workdir, QSSOPendingLoginsPerAddress="5") == []
+    # Redis honours any cap: nothing to say.
+    rc, out = harness.Httpd(workdir, redis).configtest()
+    assert rc == 0 and "QSSO201" not in out, out
+
+
+def test_shm_cap_refuses_past_what_the_region_honours(fresh, log):
+    """Default shm and default directive: the 8th login of an address
+    within 180 s is refused (429, QSSO2010 naming cap 7), another
+    address still starts one; with the directive lower, it applies."""
+    from test_shm_store import SHMCB, Shm
+    h = fresh.start(redis=Shm(), extra=SHMCB)
+    assert [get_from(h, "127.0.0.3").status for _ in range(9)] == \
+        [302] * 7 + [429] * 2
+    log.expect("QSSO2010")
+    lines = [l for l in h.log() if "QSSO2010" in l]
+    assert len(lines) == 1 and "more than 7 logins" in lines[0] \
+        and "QSSOStore shm" in lines[0], lines
+    assert get_from(h, "127.0.0.4").status == 302
+    h = fresh.start(redis=Shm(), extra=SHMCB,
+                    qsso={"QSSOPendingLoginsPerAddress": "3"})
+    assert [get_from(h, "127.0.0.3").status for _ in range(5)] == \
+        [302] * 3 + [429] * 2

@@ -7,6 +7,8 @@ import threading
 import time
 import uuid
 
+import pytest
+
 import harness
 from harness import EMAIL, UPN, Browser, env_of, refused
 from test_directory_races import (HOLD_MAX, HoldingProxy, linked_site,
@@ -112,11 +114,13 @@ def test_link_after_the_email_change_is_refused(fresh, workdir, redis,
 
 # ---- shm: one client, within the default cap, pushes out every login ------
 
-def long_gets(h, n, length=2000):
-    """n unauthenticated GETs from one client, each with a return path
-    just under the 2048-byte limit of a pending record."""
+def long_gets(h, n, source, length=2000):
+    """n unauthenticated GETs from one client address (all of 127/8 is
+    local on Linux), each with a return path just under the 2048-byte
+    limit of a pending record: their statuses."""
     import http.client
-    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10,
+                                   source_address=(source, 0))
     got = []
     for i in range(n):
         path = "/dash/?%06d%s" % (i, "x" * (length - 13))
@@ -133,33 +137,92 @@ def shm_site(fresh):
     return fresh.start(redis=Shm(), extra=SHMCB)
 
 
-def victim_login_across(h, gets):
-    """A victim starts a login, one other client sends `gets` GETs, then
-    the victim's IdP answers: the ACS response."""
+def shm_cap(h):
+    """The per-address cap startup announced (QSSO2012), else the
+    configured default, 1000."""
+    import re
+    for line in h.log():
+        m = re.search(r"QSSO2012: .* so the cap is (\d+) per 180 s", line)
+        if m:
+            assert "[notice]" in line, line
+            return int(m.group(1))
+    return 1000
+
+
+def victim_login_across(h, gets, source):
+    """A victim (127.0.0.1) starts a login, one client at `source` sends
+    `gets` GETs, then the victim's IdP answers: the ACS response and the
+    statuses of the GETs."""
     b = Browser(h)
     xml, relay, _ = b.start_login("/dash/")
     resp = b.idp.response({EMAIL: ["vic@example.org"]}, "vic@example.org",
                           in_response_to=Browser.request_id(xml))
-    assert long_gets(h, gets) == [302] * gets     # none reached the cap
-    return b, b.post_acs(resp, relay)
+    got = long_gets(h, gets, source)
+    return b, b.post_acs(resp, relay), got
 
 
+@pytest.mark.parametrize("source", ["127.0.0.9", "127.0.0.1"],
+                         ids=["other_address", "victims_address"])
 def test_one_client_under_the_cap_does_not_break_logins_in_progress(
-        fresh, refusal):
-    """Default QSSOStore shm (1 MiB: 256 KiB of pending logins) and the
-    default QSSOPendingLoginsPerAddress 1000: 200 GETs with long return
-    paths, well under the cap, from one address while a victim is at the
-    IdP. The victim's pending login was pushed out: QSSO2117."""
+        fresh, log, source):
+    """Default QSSOStore shm (1 MiB: 256 KiB of pending logins, about 100
+    records with ~2 KB return paths) and the default
+    QSSOPendingLoginsPerAddress 1000: 200 GETs with long return paths
+    from one address while a victim is at the IdP. Before the fix the
+    victim's pending login was pushed out (QSSO2117). Now startup says
+    the region honours a lower cap (QSSO2012), the flooding address gets
+    that many logins and then 429 (QSSO2010, logged once), and the
+    victim signs in; from the victim's own address the victim's login
+    counts against the same cap."""
     h = shm_site(fresh)
-    b, r = victim_login_across(h, 200)
+    b, r, got = victim_login_across(h, 200, source)
     assert r.status_code == 303, (r.status_code, r.text[:200])
+    assert b.get("/dash/").status_code == 200
+    cap = shm_cap(h)
+    assert 1 <= cap <= 16, cap
+    mine = cap - 1 if source == "127.0.0.1" else cap
+    assert got == [302] * mine + [429] * (200 - mine), got
+    log.expect("QSSO2010")
+    lines = [l for l in h.log() if "QSSO2010" in l]
+    assert len(lines) == 1 and source in lines[0], lines
 
 
 def test_login_in_progress_without_the_flood_signs_in(fresh):
     h = shm_site(fresh)
-    b, r = victim_login_across(h, 0)
+    b, r, got = victim_login_across(h, 0, "127.0.0.9")
     assert r.status_code == 303
     assert b.get("/dash/").status_code == 200
+
+
+def test_refused_gets_do_not_push_out_a_login_sharing_the_counters_subcache(
+        fresh, log):
+    """shmcb appends every rewrite of a record and frees the old copy
+    only when it reaches the front of its subcache: a per-address counter
+    rewritten by each refused GET would fill its subcache (16 at 1 MiB,
+    picked by the first byte of the record's id, the SHA-256 of its key)
+    and push out the logins in it. The flooder's address is picked so
+    that its counter shares the victim's subcache; 400 short GETs, all
+    but the cap's refused: the victim still signs in."""
+    import hashlib
+
+    def subcache(key):
+        return hashlib.sha256(key.encode()).digest()[0] & 15
+
+    h = shm_site(fresh)
+    b = Browser(h)
+    xml, relay, _ = b.start_login("/dash/")
+    rid = Browser.request_id(xml)
+    mine = subcache("qsso:req:" + rid)
+    source = next("127.0.0.%d" % x for x in range(2, 255)
+                  if subcache("qsso:pend-addr:127.0.0.%d" % x) == mine)
+    resp = b.idp.response({EMAIL: ["vic@example.org"]}, "vic@example.org",
+                          in_response_to=rid)
+    got = long_gets(h, 400, source, length=20)
+    cap = shm_cap(h)
+    assert got == [302] * cap + [429] * (400 - cap), got
+    log.expect("QSSO2010")
+    r = b.post_acs(resp, relay)
+    assert r.status_code == 303, (r.status_code, r.text[:200])
 
 
 # ---- several cookies: the first live session wins, whoever it belongs to --
