@@ -8,7 +8,6 @@ httpd under test talks to Redis through a RESP proxy (t/lib/respproxy.py):
 it forwards every command, except that, when armed, it holds the first
 write of one user's record until the test has run its deactivation (or
 SCIM push) directly against Redis or SCIM, and then lets it through."""
-import json
 import random
 import threading
 import time
@@ -17,10 +16,12 @@ import uuid
 import pytest
 
 import harness
-from harness import EMAIL, UPN, Browser, env_of, refused
+from harness import EMAIL, UPN, Browser, env_of, record, refused, who
 from respproxy import RespProxy
-from test_scim import (GROUP, TOKEN, Scim, scim_location, sha256,
-                       write_tokens)
+from scimclient import GROUP, Scim, scim_location, sha256, write_tokens
+
+# The SCIM token of the sites here (linked_site: test_review_attacks.py).
+TOKEN = "dir-" + uuid.uuid4().hex + uuid.uuid4().hex
 
 SSI = """REMOTE_USER=<!--#echo var="REMOTE_USER" -->
 QSSO_EMAIL=<!--#echo var="QSSO_EMAIL" -->
@@ -44,15 +45,6 @@ def proxy(redis):
 def hold_write(proxy, key):
     """Holds the next write of key (at most HOLD_MAX)."""
     return proxy.hold(key, commands=LOGIN_WRITES, max_wait=HOLD_MAX)
-
-
-def who(tag="u"):
-    return "%s-%s@example.org" % (tag, uuid.uuid4().hex[:10])
-
-
-def record(redis, username):
-    raw = redis.cli("--raw", "GET", "qsso:user:" + username.lower())
-    return json.loads(raw) if raw else None
 
 
 def site_with_scim(fresh, workdir, store, **qsso):

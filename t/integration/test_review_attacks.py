@@ -8,10 +8,10 @@ import time
 import uuid
 
 import harness
-from harness import EMAIL, UPN, Browser, env_of, refused
+from harness import EMAIL, UPN, Browser, env_of, record, refused, who
 from respproxy import RespProxy
-from test_directory_races import HOLD_MAX, linked_site, record, who
-from test_scim import TOKEN, Scim
+from scimclient import Scim
+from test_directory_races import HOLD_MAX, TOKEN, linked_site
 
 
 # What moves an email index entry.

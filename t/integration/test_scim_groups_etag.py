@@ -15,9 +15,10 @@ import uuid
 
 import pytest
 
+from harness import record
 from respproxy import RespProxy
-from test_scim import (GROUP, Scim, record, scim_error,
-                       scim_location, sha256, write_tokens)
+from scimclient import (GROUP, Scim, scim_error, scim_location, sha256,
+                        write_tokens)
 
 TOKEN = "g-etag-" + uuid.uuid4().hex + uuid.uuid4().hex
 STALE = 'W/"0000000000000000"'
