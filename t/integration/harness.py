@@ -2,6 +2,7 @@
 mod_qsso, each on a free loopback port, started from a generated config and
 stopped by PID; and a Browser that walks the SAML flow against them with a
 pysaml2 IdP (t/lib/samlidp.py)."""
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import uuid
 
 import http.client
 
@@ -424,6 +426,17 @@ def statuses(h, cookie, n):
             assert env_of(body)["REMOTE_USER"], body
         c.close()
     return out
+
+
+def who(tag="u"):
+    """A fresh email address, so that tests sharing a Redis never meet."""
+    return "%s-%s@example.org" % (tag, uuid.uuid4().hex[:10])
+
+
+def record(redis, username):
+    """The user record of username in redis, as a dict (None if none)."""
+    raw = redis.cli("--raw", "GET", "qsso:user:" + username.lower())
+    return json.loads(raw) if raw else None
 
 
 def gets(redis):

@@ -4,13 +4,11 @@ record no longer has (finding 6), and merge links whose record is gone or
 given to someone else (finding 7).
 
 To land a deactivation exactly between a login's read and its write, the
-httpd under test talks to Redis through a small RESP proxy written here: it
-forwards every command, except that, when armed, it holds the first write
-of one user's record until the test has run its deactivation (or SCIM
-push) directly against Redis or SCIM, and then lets it through."""
-import json
+httpd under test talks to Redis through a RESP proxy (t/lib/respproxy.py):
+it forwards every command, except that, when armed, it holds the first
+write of one user's record until the test has run its deactivation (or
+SCIM push) directly against Redis or SCIM, and then lets it through."""
 import random
-import socket
 import threading
 import time
 import uuid
@@ -18,9 +16,12 @@ import uuid
 import pytest
 
 import harness
-from harness import EMAIL, UPN, Browser, env_of, refused
-from test_scim import (GROUP, TOKEN, Scim, scim_location, sha256,
-                       write_tokens)
+from harness import EMAIL, UPN, Browser, env_of, record, refused, who
+from respproxy import RespProxy
+from scimclient import GROUP, Scim, scim_location, sha256, write_tokens
+
+# The SCIM token of the sites here (linked_site: test_review_attacks.py).
+TOKEN = "dir-" + uuid.uuid4().hex + uuid.uuid4().hex
 
 SSI = """REMOTE_USER=<!--#echo var="REMOTE_USER" -->
 QSSO_EMAIL=<!--#echo var="QSSO_EMAIL" -->
@@ -28,159 +29,22 @@ QSSO_GROUPS=<!--#echo var="QSSO_GROUPS" -->
 """
 # What a login's write to a record looks like: the SET of the old code,
 # the compare-and-set script (EVAL) of the new one.
-WRITES = (b"SET", b"EVAL", b"EVALSHA")
+LOGIN_WRITES = (b"SET", b"EVAL", b"EVALSHA")
 # Below QSSO_REDIS_COMMAND_MS (1 s): a longer hold would time the held
 # command out and the module would retry it on a fresh connection.
 HOLD_MAX = 0.8
 
 
-class HoldingProxy:
-    """A RESP proxy between httpd and redis-server. arm(key) makes it hold
-    the next SET/EVAL naming `key` until release() (or HOLD_MAX)."""
-
-    def __init__(self, upstream):
-        self.upstream = upstream
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.lock = threading.Lock()
-        self.key = None
-        self.held = threading.Event()
-        self.go = threading.Event()
-        self.held_command = None
-        self.closing = False
-        self.conns = []
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    @property
-    def url(self):
-        return "redis://127.0.0.1:%d/0" % self.port
-
-    def arm(self, key):
-        with self.lock:
-            self.key = key.encode()
-            self.held.clear()
-            self.go.clear()
-            self.held_command = None
-
-    def release(self):
-        self.go.set()
-
-    def close(self):
-        self.closing = True
-        self.go.set()
-        self.sock.close()
-        for c in self.conns:
-            try:
-                c.close()
-            except OSError:
-                pass
-
-    def accept(self):
-        while not self.closing:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            u = socket.create_connection(("127.0.0.1", self.upstream))
-            self.conns += [c, u]
-            threading.Thread(target=self.pump_replies, args=(u, c),
-                             daemon=True).start()
-            threading.Thread(target=self.pump_commands, args=(c, u),
-                             daemon=True).start()
-
-    @staticmethod
-    def pump_replies(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    @staticmethod
-    def parse(buf):
-        """One complete command at the start of buf: (args, length) or
-        None when more bytes are needed."""
-        if not buf.startswith(b"*"):
-            end = buf.find(b"\r\n")
-            return None if end < 0 else (buf[:end].split(), end + 2)
-        end = buf.find(b"\r\n")
-        if end < 0:
-            return None
-        n, pos, args = int(buf[1:end]), end + 2, []
-        for _ in range(n):
-            end = buf.find(b"\r\n", pos)
-            if end < 0:
-                return None
-            size = int(buf[pos + 1:end])
-            start = end + 2
-            if len(buf) < start + size + 2:
-                return None
-            args.append(buf[start:start + size])
-            pos = start + size + 2
-        return args, pos
-
-    def should_hold(self, args):
-        with self.lock:
-            if self.key is None or not args \
-                    or args[0].upper() not in WRITES \
-                    or self.key not in args[1:]:
-                return False
-            self.key = None            # once
-            self.held_command = args[0].upper()
-            return True
-
-    def pump_commands(self, src, dst):
-        buf = b""
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                buf += data
-                while True:
-                    one = self.parse(buf)
-                    if one is None:
-                        break
-                    args, size = one
-                    if self.should_hold(args):
-                        self.held.set()
-                        self.go.wait(HOLD_MAX)
-                    dst.sendall(buf[:size])
-                    buf = buf[size:]
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-
 @pytest.fixture
 def proxy(redis):
-    p = HoldingProxy(redis.port)
+    p = RespProxy(redis.port)
     yield p
-    p.close()
+    p.stop()
 
 
-def who(tag="u"):
-    return "%s-%s@example.org" % (tag, uuid.uuid4().hex[:10])
-
-
-def record(redis, username):
-    raw = redis.cli("--raw", "GET", "qsso:user:" + username.lower())
-    return json.loads(raw) if raw else None
+def hold_write(proxy, key):
+    """Holds the next write of key (at most HOLD_MAX)."""
+    return proxy.hold(key, commands=LOGIN_WRITES, max_wait=HOLD_MAX)
 
 
 def site_with_scim(fresh, workdir, store, **qsso):
@@ -195,17 +59,17 @@ def held_login(proxy, b, email, during, attrs=None):
     """b signs in as email while the proxy holds the write of the record;
     during() runs while it is held. Returns the ACS response."""
     out = []
-    proxy.arm("qsso:user:" + email.lower())
+    gate = hold_write(proxy, "qsso:user:" + email.lower())
     xml, relay, _ = b.start_login("/dash/")
     resp = b.idp.response(attrs or {EMAIL: [email]}, email,
                           in_response_to=Browser.request_id(xml))
     t = threading.Thread(target=lambda: out.append(b.post_acs(resp, relay)))
     t.start()
-    assert proxy.held.wait(5), "the login never wrote the user record"
+    assert gate.held.wait(5), "the login never wrote the user record"
     t0 = time.monotonic()
     during()
     assert time.monotonic() - t0 < HOLD_MAX, "took too long to hold"
-    proxy.release()
+    gate.release()
     t.join(15)
     assert out, "the login did not answer"
     return out[0]
@@ -313,14 +177,14 @@ def test_two_groups_marking_one_user_at_once_both_stay(fresh, workdir,
     gb = s.post("/Groups", {"schemas": [GROUP], "displayName": b}).json()
     add = [{"op": "add", "path": "members", "value": [{"value": u["id"]}]}]
     out = []
-    proxy.arm("qsso:user:" + email.lower())
+    gate = hold_write(proxy, "qsso:user:" + email.lower())
     t = threading.Thread(target=lambda: out.append(
         s.patch("/Groups/" + ga["id"], add)))
     t.start()
-    assert proxy.held.wait(5), "group A never wrote the user record"
+    assert gate.held.wait(5), "group A never wrote the user record"
     r = s.patch("/Groups/" + gb["id"], add)
     assert r.status_code == 200, r.text
-    proxy.release()
+    gate.release()
     t.join(15)
     assert out and out[0].status_code == 200, out and out[0].text
     assert sorted(record(redis, email)["groups"]) == sorted([a, b])
@@ -566,17 +430,17 @@ def test_deactivation_follows_a_rename_that_lands_before_its_write(
     assert Browser(bare).login(email=email).status_code == 303
     branded = site_with_scim(fresh, workdir, redis, QSSOBrandID="acme",
                              QSSOModifyExistingUsername="On")
-    proxy.arm("qsso:user:" + email.lower())
+    gate = hold_write(proxy, "qsso:user:" + email.lower())
     out = {}
     t = threading.Thread(target=lambda: out.update(
         r=ctl("users", "deactivate", email, store=proxy.url)))
     t.start()
-    assert proxy.held.wait(10), "qssoctl never wrote the record"
+    assert gate.held.wait(10), "qssoctl never wrote the record"
     b = Browser(branded)
     t0 = time.monotonic()
     assert b.login(email=email).status_code == 303      # the rename
     assert time.monotonic() - t0 < HOLD_MAX, "took too long to hold"
-    proxy.release()
+    gate.release()
     t.join(15)
     assert out["r"].returncode == 0, out["r"].stderr
     rec = record(redis, email + "#acme")
@@ -589,14 +453,14 @@ def held_scim(proxy, key, call, during):
     """call() (a SCIM request) runs while its write of key is held and
     during() runs; returns call()'s response."""
     out = []
-    proxy.arm(key)
+    gate = hold_write(proxy, key)
     t = threading.Thread(target=lambda: out.append(call()))
     t.start()
-    assert proxy.held.wait(5), "the SCIM call never wrote the record"
+    assert gate.held.wait(5), "the SCIM call never wrote the record"
     t0 = time.monotonic()
     during()
     assert time.monotonic() - t0 < HOLD_MAX, "took too long to hold"
-    proxy.release()
+    gate.release()
     t.join(15)
     assert out, "the SCIM call did not answer"
     return out[0]

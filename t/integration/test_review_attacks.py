@@ -10,24 +10,14 @@ import uuid
 import pytest
 
 import harness
-from harness import EMAIL, UPN, Browser, env_of, refused
-from test_directory_races import (HOLD_MAX, HoldingProxy, linked_site,
-                                  record, who)
-from test_scim import TOKEN, Scim
+from harness import EMAIL, UPN, Browser, env_of, record, refused, who
+from respproxy import RespProxy
+from scimclient import Scim
+from test_directory_races import HOLD_MAX, TOKEN, linked_site
 
 
-class IndexHoldingProxy(HoldingProxy):
-    """Holds the next SREM/SADD naming `key` (an email index key)."""
-
-    def should_hold(self, args):
-        with self.lock:
-            if self.key is None or not args \
-                    or args[0].upper() not in (b"SREM", b"SADD") \
-                    or self.key not in args[1:]:
-                return False
-            self.key = None
-            self.held_command = args[0].upper()
-            return True
+# What moves an email index entry.
+INDEX_WRITES = (b"SREM", b"SADD")
 
 
 def prepared_login(h, idp_user, email):
@@ -52,7 +42,7 @@ def test_link_during_an_email_change_does_not_take_the_record(
     the IdP's email: mallory is signed in as the victim, the link stays
     (every later login of mallory follows it... until 4020), and with
     QSSOUpdateAttributesOnLogin the record now carries mallory's email."""
-    proxy = IndexHoldingProxy(redis.port)
+    proxy = RespProxy(redis.port)
     try:
         h = linked_site(fresh, workdir, proxy)
         s = Scim(h, TOKEN)
@@ -68,14 +58,15 @@ def test_link_during_an_email_change_does_not_take_the_record(
                  "value": [{"value": new, "type": "work",
                             "primary": True}]}])
 
-        proxy.arm("qsso:user-email:" + old.lower())
+        gate = proxy.hold("qsso:user-email:" + old.lower(),
+                          commands=INDEX_WRITES, max_wait=HOLD_MAX)
         t = threading.Thread(target=change_email)
         t.start()
-        assert proxy.held.wait(5), "the email change never touched the index"
+        assert gate.held.wait(5), "the email change never touched the index"
         t0 = time.monotonic()
         r = b.post_acs(resp, relay)
         assert time.monotonic() - t0 < HOLD_MAX, "took too long to hold"
-        proxy.release()
+        gate.release()
         t.join(15)
         assert out["patch"].status_code == 200, out["patch"].text
         assert record(redis, victim)["email"] in (new, old)
@@ -89,7 +80,7 @@ def test_link_during_an_email_change_does_not_take_the_record(
                                         record(redis, victim)))
         refused(refusal, h, b, r, 403, 4008)
     finally:
-        proxy.close()
+        proxy.stop()
 
 
 def test_link_after_the_email_change_is_refused(fresh, workdir, redis,

@@ -3,7 +3,6 @@ provisioning clients send): bearer tokens, /Users and /Groups, filters and
 pagination, PATCH in both client shapes, errors, pre-provisioning and
 immediate deprovisioning, on one and on two front ends sharing Redis.
 Each refusal sits next to the request that succeeds."""
-import hashlib
 import json
 import os
 import time
@@ -13,15 +12,11 @@ import pytest
 import requests
 
 import harness
-from harness import EMAIL, Browser, env_of
+from harness import EMAIL, Browser, env_of, record
+from scimclient import (ENTERPRISE, GROUP, LISTRESP, PATCHOP, SCIM, USER,
+                        Scim, scim_error, scim_location, sha256,
+                        user_body, write_tokens)
 
-SCIM = "/scim/v2"
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCHOP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-LISTRESP = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 GROUPS_ATTR = "http://schemas.microsoft.com/ws/2008/06/identity/claims/groups"
 
 SSI = """REMOTE_USER=<!--#echo var="REMOTE_USER" -->
@@ -32,104 +27,6 @@ QSSO_DIVISION=<!--#echo var="QSSO_DIVISION" -->
 QSSO_GROUPS=<!--#echo var="QSSO_GROUPS" -->
 QSSO_UNIQUE_ID=<!--#echo var="QSSO_UNIQUE_ID" -->
 """
-
-
-def sha256(token):
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def write_tokens(workdir, *lines):
-    path = os.path.join(workdir, "scim-tokens-%s" % uuid.uuid4().hex[:8])
-    with open(path, "w") as f:
-        f.write("# SCIM client tokens (SHA-256), one per line\n")
-        for line in lines:
-            f.write(line + "\n")
-    os.chmod(path, 0o644)
-    return path
-
-
-def scim_location(token_file, inner=""):
-    return """<Location %s>
-    SetHandler qsso-scim
-    QSSOSCIMTokenFile %s
-%s</Location>""" % (SCIM, token_file, inner)
-
-
-class Scim:
-    """A SCIM client holding a bearer token."""
-
-    def __init__(self, httpd, token):
-        self.httpd = httpd
-        self.token = token
-
-    def request(self, method, path, body=None, token=None, headers=None,
-                data=None):
-        h = {}
-        tok = self.token if token is None else token
-        if tok:
-            h["Authorization"] = "Bearer " + tok
-        if body is not None:
-            data = json.dumps(body)
-            h["Content-Type"] = "application/scim+json"
-        if headers:
-            h.update(headers)
-        return requests.request(method, self.httpd.url(SCIM + path),
-                                data=data, headers=h, timeout=10,
-                                allow_redirects=False)
-
-    def get(self, path, **kw):
-        return self.request("GET", path, **kw)
-
-    def post(self, path, body, **kw):
-        return self.request("POST", path, body, **kw)
-
-    def put(self, path, body, **kw):
-        return self.request("PUT", path, body, **kw)
-
-    def patch(self, path, ops, **kw):
-        return self.request("PATCH", path, {"schemas": [PATCHOP],
-                                            "Operations": ops}, **kw)
-
-    def delete(self, path, **kw):
-        return self.request("DELETE", path, **kw)
-
-    def query(self, filt, **params):
-        params["filter"] = filt
-        return requests.get(self.httpd.url(SCIM + "/Users"), params=params,
-                            headers={"Authorization": "Bearer " + self.token},
-                            timeout=10)
-
-    def create(self, name=None, **fields):
-        r = self.post("/Users", user_body(name, **fields))
-        assert r.status_code == 201, r.text
-        return r.json()
-
-
-def user_body(username=None, email=None, **extra):
-    username = username or "u%s@example.org" % uuid.uuid4().hex[:10]
-    body = {"schemas": [USER, ENTERPRISE], "userName": username,
-            "name": {"givenName": "Ana", "familyName": "Lima"},
-            "emails": [{"value": email or username, "type": "work",
-                        "primary": True}],
-            "active": True}
-    body.update(extra)
-    return body
-
-
-def scim_error(r, status, scim_type=None):
-    assert r.status_code == status, (r.status_code, r.text[:300])
-    assert r.headers["Content-Type"].startswith("application/scim+json")
-    doc = r.json()
-    assert doc["schemas"] == [ERROR]
-    assert doc["status"] == str(status)
-    if scim_type:
-        assert doc.get("scimType") == scim_type, doc
-    return doc
-
-
-def record(redis, username):
-    raw = redis.cli("--raw", "GET", "qsso:user:" + username.lower())
-    return json.loads(raw) if raw else None
 
 
 TOKEN = "t0k-" + uuid.uuid4().hex + uuid.uuid4().hex

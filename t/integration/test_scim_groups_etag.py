@@ -3,154 +3,30 @@ redis: a stale ETag on PUT, PATCH or DELETE is refused with 412 and changes
 nothing, beside the same request with the current ETag, which succeeds.
 
 The ETag check and the write are one compare-and-set in Redis, so two
-clients holding the same ETag cannot both win. A small RESP proxy between
-httpd and redis-server holds one request's write to the group record
-while the other request runs from start to end: the interleaving that
-loses an update is then certain, not a matter of luck. A trial loop fires
-the two requests together, as two SCIM clients would."""
+clients holding the same ETag cannot both win. A RESP proxy between
+httpd and redis-server (t/lib/respproxy.py) holds one request's write to
+the group record while the other request runs from start to end: the
+interleaving that loses an update is then certain, not a matter of luck.
+A trial loop fires the two requests together, as two SCIM clients
+would."""
 import concurrent.futures
-import socket
 import threading
 import uuid
 
 import pytest
 
-from test_scim import (GROUP, Scim, record, scim_error,
-                       scim_location, sha256, write_tokens)
+from harness import record
+from respproxy import RespProxy
+from scimclient import (GROUP, Scim, scim_error, scim_location, sha256,
+                        write_tokens)
 
 TOKEN = "g-etag-" + uuid.uuid4().hex + uuid.uuid4().hex
 STALE = 'W/"0000000000000000"'
-WRITES = {b"SET", b"DEL", b"EVAL", b"EVALSHA", b"UNLINK", b"GETDEL"}
-
-
-class RespProxy:
-    """A TCP proxy in front of redis-server that reads the commands httpd
-    sends (RESP arrays of bulk strings) and can hold the first write that
-    names a key until the test releases it."""
-
-    def __init__(self, redis):
-        self.redis = redis
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.lock = threading.Lock()
-        self.gate = None
-        self.open = []
-        self.closed = False
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    @property
-    def url(self):
-        return "redis://127.0.0.1:%d/0" % self.port
-
-    def hold(self, key):
-        """Arms a one-shot gate on the next write naming key."""
-        gate = Gate(key)
-        with self.lock:
-            self.gate = gate
-        return gate
-
-    def accept(self):
-        while not self.closed:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            server = socket.create_connection(("127.0.0.1", self.redis.port))
-            self.open += [client, server]
-            threading.Thread(target=self.upstream, args=(client, server),
-                             daemon=True).start()
-            threading.Thread(target=self.downstream, args=(server, client),
-                             daemon=True).start()
-
-    def downstream(self, server, client):
-        try:
-            while True:
-                data = server.recv(65536)
-                if not data:
-                    break
-                client.sendall(data)
-        except OSError:
-            pass
-        for s in (client, server):
-            s.close()
-
-    def upstream(self, client, server):
-        buf = b""
-        try:
-            while True:
-                data = client.recv(65536)
-                if not data:
-                    break
-                buf += data
-                while True:
-                    argv, used = parse_command(buf)
-                    if argv is None:
-                        break
-                    self.maybe_hold(argv)
-                    server.sendall(buf[:used])
-                    buf = buf[used:]
-        except OSError:
-            pass
-        for s in (client, server):
-            s.close()
-
-    def maybe_hold(self, argv):
-        with self.lock:
-            gate = self.gate
-            if gate is None or argv[0].upper() not in WRITES \
-                    or gate.key not in argv[1:]:
-                return
-            self.gate = None
-        gate.held.set()
-        gate.go.wait(10)
-
-    def stop(self):
-        self.closed = True
-        self.sock.close()
-        for s in self.open:
-            try:
-                s.close()
-            except OSError:
-                pass
-
-
-class Gate:
-    def __init__(self, key):
-        self.key = key.encode()
-        self.held = threading.Event()
-        self.go = threading.Event()
-
-    def release(self):
-        self.go.set()
-
-
-def parse_command(buf):
-    """(argv, bytes used) of the first whole command in buf, or (None, 0)."""
-    if not buf.startswith(b"*"):
-        assert not buf, "not a RESP array: %r" % buf[:40]
-        return None, 0
-    end = buf.find(b"\r\n")
-    if end < 0:
-        return None, 0
-    n, at, argv = int(buf[1:end]), end + 2, []
-    for _ in range(n):
-        end = buf.find(b"\r\n", at)
-        if end < 0:
-            return None, 0
-        size = int(buf[at + 1:end])
-        if len(buf) < end + 2 + size + 2:
-            return None, 0
-        argv.append(buf[end + 2:end + 2 + size])
-        at = end + 2 + size + 2
-    return argv, at
 
 
 @pytest.fixture(scope="module")
 def proxy(redis):
-    p = RespProxy(redis)
+    p = RespProxy(redis.port)
     yield p
     p.stop()
 
