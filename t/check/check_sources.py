@@ -6,7 +6,10 @@
 - every directive in the command table is in docs/directives.md, and its
   help string is the first sentence of the Description there;
 - every field of qsso_dir_conf_t is merged, and every int field starts as
-  QSSO_UNSET in create (so "was it set" never compares with a default).
+  QSSO_UNSET in create (so "was it set" never compares with a default);
+- modules/sources.mk lists exactly the module files that need no request_rec
+  and call no ap_* function (the one list the module, t/unit, t/fuzz and
+  qssoctl share).
 Prints one line per problem and exits 1 if any."""
 import glob
 import os
@@ -95,6 +98,30 @@ def check_merge():
     return len(fields)
 
 
+def check_request_free(src):
+    text = read("modules/sources.mk")
+    body = text[text.index("QSSO_REQUEST_FREE :="):]
+    listed = set(re.findall(r"\b(qsso_\w+)\b", body))
+    free = set()
+    for f, code in src.items():
+        if not f.startswith("modules/"):
+            continue
+        name = os.path.basename(f)[:-2]
+        if not re.search(r"\brequest_rec\b", code) and \
+                not re.search(r"\bap_[a-z_]+\s*\(", code):
+            free.add(name)
+    for name in sorted(listed - free):
+        if "modules/%s.c" % name not in src:
+            problems.append("modules/sources.mk lists %s, which does not exist" % name)
+        else:
+            problems.append("modules/sources.mk lists %s, which uses request_rec or "
+                            "calls an ap_* function" % name)
+    for name in sorted(free - listed):
+        problems.append("modules/%s.c needs no request_rec and no ap_* function: "
+                        "list it in modules/sources.mk" % name)
+    return len(listed)
+
+
 def main():
     src = sources()
     errors_md = read("docs/errors.md")
@@ -102,10 +129,11 @@ def main():
     ncodes, ntags = check_tags(src, errors_md)
     ndirs = check_directives(directives_md)
     nfields = check_merge()
+    nfree = check_request_free(src)
     for p in problems:
         print("check_sources: " + p)
-    print("check_sources: %d refusal codes, %d log tags, %d directives, %d config fields"
-          % (ncodes, ntags, ndirs, nfields))
+    print("check_sources: %d refusal codes, %d log tags, %d directives, %d config fields, "
+          "%d request-free files" % (ncodes, ntags, ndirs, nfields, nfree))
     return 1 if problems else 0
 
 
