@@ -19,6 +19,7 @@
 #include "qsso_errors.h"
 #include "qsso_login.h"
 #include "qsso_metadata.h"
+#include "qsso_pending.h"
 #include "qsso_policy.h"
 #include "qsso_request.h"
 #include "qsso_response.h"
@@ -85,7 +86,7 @@ int qsso_login_start(request_rec *r, const qsso_dir_conf_t *c,
     const qsso_srv_conf_t *sc =
         ap_get_module_config(r->server->module_config, &qsso_module);
     qsso_err_t err;
-    int rc, log;
+    int rc, log, retry_after;
 
     memset(&err, 0, sizeof(err));
     if (qsso_session_check_conflict(r, &err) != QSSO_OK)
@@ -98,10 +99,16 @@ int qsso_login_start(request_rec *r, const qsso_dir_conf_t *c,
     }
     /* Every unauthenticated GET gets here and makes the store keep a
      * record: it is capped per client address, and kept small. */
-    if ((rc = qsso_session_admit_pending(
-             r, qsso_conf_pending_per_address(sc), &log, &err)) != QSSO_OK)
+    if ((rc = qsso_pending_admit(qsso_store_process(), r->pool,
+                                 r->useragent_ip,
+                                 qsso_conf_pending_per_address(sc), &log,
+                                 &retry_after, &err)) != QSSO_OK) {
+        if (retry_after > 0)
+            apr_table_setn(r->err_headers_out, "Retry-After",
+                           apr_itoa(r->pool, retry_after));
         return log ? qsso_refuse(r, &err, c->idp->entity_id)
                    : qsso_refuse_quiet(r, &err);
+    }
     if (strlen(return_to) > QSSO_PENDING_MAX_RETURN) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, QSSO_LOGNO(2011)
                       "return path of %" APR_SIZE_T_FMT " bytes is over the "
@@ -126,8 +133,9 @@ int qsso_login_start(request_rec *r, const qsso_dir_conf_t *c,
     in.sp_entity_id = c->sp_entity_id;
     in.force_authn = qsso_conf_force_authn(c);
     in.key = qsso_conf_sign_request(c) ? c->sp_key : NULL;
-    if ((rc = qsso_session_save_pending(r, in.id, in.relay_state, return_to,
-                                        &err)) != QSSO_OK
+    if ((rc = qsso_pending_save(qsso_store_process(), r->pool,
+                                r->request_time, in.id, in.relay_state,
+                                return_to, &err)) != QSSO_OK
         || (rc = qsso_request_build(r->pool, &in, &req, &err)) != QSSO_OK)
         return qsso_refuse(r, &err, c->idp->entity_id);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, QSSO_LOGNO(2004)
@@ -215,8 +223,9 @@ static int qsso_login_resolve_return(request_rec *r, const qsso_dir_conf_t *c,
                        ? relay : qsso_conf_default_relay_state(c);
         return QSSO_OK;
     }
-    if ((rc = qsso_session_take_pending(r, a->in_response_to, &want_relay,
-                                        &ret, err)) != QSSO_OK)
+    if ((rc = qsso_pending_take(qsso_store_process(), r->pool,
+                                a->in_response_to, &want_relay, &ret, err))
+        != QSSO_OK)
         return rc;
     if (relay == NULL || strcmp(relay, want_relay))
         return qsso_err_set(r->pool, err, 2125, "RelayState \"%s\" is not "
@@ -314,8 +323,10 @@ static int qsso_login_accept(request_rec *r, const qsso_dir_conf_t *c,
                 landing, err)) != QSSO_OK)
         return rc;
     if (qsso_conf_replay_prevention(c)
-        && (rc = qsso_session_check_replay(r, a.issuer, a.assertion_id,
-                                           a.not_on_or_after, err)))
+        && (rc = qsso_pending_check_replay(qsso_store_process(), r->pool,
+                                           r->request_time, a.issuer,
+                                           a.assertion_id, a.not_on_or_after,
+                                           err)))
         return rc;
     /* The policy of the page the user is going to: a QSSOEmailDomains or
      * QSSOUserTypeMap inside its <Location> applies, not only what the

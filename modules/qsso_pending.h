@@ -1,9 +1,16 @@
-/* The request-free part of pending logins: whom the per-address cap
- * counts (qsso_session_admit_pending). */
+/* Pending logins and seen assertion IDs in the store: the records an
+ * unauthenticated client or an IdP response makes the store keep, the
+ * per-address cap on the former, and the replay cache. Request-free: a
+ * store, a pool and the time in, a code out. */
 #ifndef QSSO_PENDING_H
 #define QSSO_PENDING_H
 
 #include "qsso.h"
+#include "qsso_store.h"
+
+/* seconds a pending login lives (time enough for a password and a second
+ * factor at the IdP) */
+#define QSSO_PENDING_TTL 180
 
 /* bytes: the longest return path a pending login keeps; a longer one
  * lands on QSSODefaultRelayState instead (qsso_login_start). */
@@ -39,5 +46,33 @@ int qsso_pending_effective_cap(int configured, int ceiling);
  * (post_config, inherited by the children): 0 unless QSSOStore shm. */
 void qsso_pending_set_ceiling(int ceiling);
 int qsso_pending_ceiling(void);
+
+/* Counts one more login started from client address ip (its /64 for IPv6)
+ * within QSSO_PENDING_TTL: QSSO_OK up to cap (0: no cap) or the store's
+ * ceiling if lower (qsso_pending_ceiling: QSSOStore shm), 2010 beyond it
+ * with *retry_after the seconds left in the window and *log 0 unless this
+ * is the first refusal of the address's window; 3001 when the store fails
+ * (st may be NULL). */
+int qsso_pending_admit(qsso_store_t *st, apr_pool_t *p, const char *ip,
+                       int cap, int *log, int *retry_after, qsso_err_t *err);
+/* Stores the pending SP-initiated login id (RelayState relay, return path
+ * return_to, cut to "/" past QSSO_PENDING_MAX_RETURN) until now +
+ * QSSO_PENDING_TTL: QSSO_OK or 3001. */
+int qsso_pending_save(qsso_store_t *st, apr_pool_t *p, apr_time_t now,
+                      const char *id, const char *relay,
+                      const char *return_to, qsso_err_t *err);
+/* Takes (reads and deletes atomically) the pending login id: QSSO_OK with
+ * *relay and *return_to in p, 2117 when unknown, expired or already used,
+ * 3001 when the store fails. */
+int qsso_pending_take(qsso_store_t *st, apr_pool_t *p, const char *id,
+                      const char **relay, const char **return_to,
+                      qsso_err_t *err);
+/* Records the assertion ID of idp until expires (at least a minute from
+ * now): QSSO_OK the first time, 2124 on a replay, 3030 when QSSOStore
+ * shm's replay cache is full, 3001 when the store fails. */
+int qsso_pending_check_replay(qsso_store_t *st, apr_pool_t *p,
+                              apr_time_t now, const char *idp,
+                              const char *assertion_id, apr_time_t expires,
+                              qsso_err_t *err);
 
 #endif

@@ -8,8 +8,9 @@
  * qsso_store.h). A session opens only sections of the SP and IdP it was
  * issued for (qsso_session_check_bound): the store is server-wide, the
  * sites on it are not. Pending login requests and seen assertion IDs are
- * store records too, so every front end sees them. The cookie value and
- * record formats are in qsso_cookie.c, which needs no request.
+ * store records too, so every front end sees them (qsso_pending.c). The
+ * cookie value and record formats are in qsso_cookie.c; both files need
+ * no request.
  */
 #include <string.h>
 #include <httpd.h>
@@ -35,7 +36,6 @@ APLOG_USE_MODULE(qsso);
  * that takes longer gets 2117 and starts again (the IdP session it made
  * then answers at once). docs/directives.md (QSSOPendingLoginsPerAddress)
  * cites it. */
-#define QSSO_PENDING_TTL 180
 
 /* The cookies' records are read once, into the top request (not a
  * subrequest, not an internal redirect), so every subrequest of a page
@@ -440,137 +440,4 @@ int qsso_session_destroy(request_rec *r, const qsso_dir_conf_t *c,
     if (ended == 0 && live == 0)
         qsso_session_expire(r, c, qsso_conf_cookie_name(c));
     return QSSO_OK;
-}
-
-int qsso_session_admit_pending(request_rec *r, int cap, int *log,
-                               qsso_err_t *err)
-{
-    qsso_store_t *st = qsso_store_process();
-    const char *key = qsso_pending_address_key(r->pool, r->useragent_ip);
-    const char *why = NULL;
-    apr_int64_t n;
-    int left;
-
-    *log = 1;
-    /* With QSSOStore shm, a cap the pending region cannot honour would let
-     * one address push out everyone else's pending logins. */
-    cap = qsso_pending_effective_cap(cap, qsso_pending_ceiling());
-    if (cap == 0 || key == NULL)
-        return QSSO_OK;
-    if (st == NULL
-        || qsso_store_count(st, r->pool, key, QSSO_PENDING_TTL, &n, &left,
-                            &why) != QSSO_STORE_OK)
-        return qsso_session_store_error(r, "counting the pending logins",
-                                        why, err);
-    if (n <= cap)
-        return QSSO_OK;
-    /* One log line per address and window: a flood must not flood the
-     * log too. */
-    *log = n == (apr_int64_t)cap + 1;
-    apr_table_setn(r->err_headers_out, "Retry-After",
-                   apr_itoa(r->pool, left > 0 ? left : 1));
-    return qsso_err_set(r->pool, err, 2010, "client %s (counted as %s) "
-                        "started more than %d logins within %d s "
-                        "(QSSOPendingLoginsPerAddress%s); further ones are "
-                        "refused for %d s without a log line",
-                        r->useragent_ip,
-                        key + sizeof(QSSO_PENDING_ADDR_PREFIX) - 1, cap,
-                        QSSO_PENDING_TTL, cap == qsso_pending_ceiling()
-                            ? ", as far as QSSOStore shm can honour it" : "",
-                        left);
-}
-
-int qsso_session_save_pending(request_rec *r, const char *id,
-                              const char *relay, const char *return_to,
-                              qsso_err_t *err)
-{
-    qsso_store_t *st = qsso_store_process();
-    const char *rec, *why = NULL;
-
-    /* The caller (qsso_login_start) bounds the return path; this keeps
-     * any other caller from storing more. */
-    if (strlen(return_to) > QSSO_PENDING_MAX_RETURN)
-        return_to = "/";
-    rec = apr_pstrcat(r->pool, relay, "\n", return_to, NULL);
-    if (st == NULL
-        || qsso_store_set(st, r->pool, apr_pstrcat(r->pool, "qsso:req:", id,
-                                                   NULL),
-                          rec, strlen(rec),
-                          apr_time_sec(r->request_time) + QSSO_PENDING_TTL,
-                          &why) != QSSO_STORE_OK)
-        return qsso_session_store_error(r, "saving the pending login", why,
-                                        err);
-    return QSSO_OK;
-}
-
-int qsso_session_take_pending(request_rec *r, const char *id,
-                              const char **relay, const char **return_to,
-                              qsso_err_t *err)
-{
-    qsso_store_t *st = qsso_store_process();
-    const char *why = NULL;
-    char *val, *nl;
-    apr_size_t len;
-
-    if (st == NULL)
-        return qsso_session_store_error(r, "reading the pending login", NULL,
-                                        err);
-    /* IDs we issue are 33 characters; anything else cannot be ours. */
-    if (strlen(id) > 64)
-        return qsso_err_set(r->pool, err, 2117, "InResponseTo is not an ID "
-                            "this SP issued");
-    switch (qsso_store_take(st, r->pool, apr_pstrcat(r->pool, "qsso:req:",
-                                                     id, NULL),
-                            &val, &len, &why)) {
-    case QSSO_STORE_OK:
-        break;
-    case QSSO_STORE_NOTFOUND:
-        return qsso_err_set(r->pool, err, 2117, "InResponseTo \"%s\" matches "
-                            "no pending login (unknown, older than %d s, or "
-                            "already used)",
-                            qsso_codec_log_escape(r->pool, id, 64),
-                            QSSO_PENDING_TTL);
-    default:
-        return qsso_session_store_error(r, "reading the pending login", why,
-                                        err);
-    }
-    if ((nl = strchr(val, '\n')) == NULL)
-        return qsso_err_set(r->pool, err, 2117, "the pending login record is "
-                            "damaged");
-    *nl = '\0';
-    *relay = val;
-    *return_to = nl + 1;
-    return QSSO_OK;
-}
-
-int qsso_session_check_replay(request_rec *r, const char *idp,
-                              const char *assertion_id, apr_time_t expires,
-                              qsso_err_t *err)
-{
-    qsso_store_t *st = qsso_store_process();
-    const char *both = apr_pstrcat(r->pool, idp, "\n", assertion_id, NULL);
-    const char *key = apr_pstrcat(r->pool, "qsso:seen:",
-                                  qsso_codec_sha256_hex(r->pool, both,
-                                                        strlen(both)), NULL);
-    apr_int64_t until = apr_time_sec(expires);
-    const char *why = NULL;
-
-    if (st == NULL)
-        return qsso_session_store_error(r, "checking replay", NULL, err);
-    /* Keep the record at least a minute, even for a short assertion. */
-    if (until < apr_time_sec(r->request_time) + 60)
-        until = apr_time_sec(r->request_time) + 60;
-    switch (qsso_store_add(st, r->pool, key, "1", 1, until, &why)) {
-    case QSSO_STORE_OK:
-        return QSSO_OK;
-    case QSSO_STORE_EXISTS:
-        return qsso_err_set(r->pool, err, 2124, "assertion ID \"%s\" was "
-                            "already accepted once",
-                            qsso_codec_log_escape(r->pool, assertion_id, 80));
-    case QSSO_STORE_FULL:
-        /* Refused, never accepted unchecked: the cache cannot evict. */
-        return qsso_err_set(r->pool, err, 3030, "%s", why);
-    default:
-        return qsso_session_store_error(r, "checking replay", why, err);
-    }
 }

@@ -29,28 +29,4 @@ int qsso_session_create(request_rec *r, const qsso_dir_conf_t *c,
 int qsso_session_destroy(request_rec *r, const qsso_dir_conf_t *c,
                          qsso_err_t *err);
 
-/* Counts one more login started from this request's client address (its
- * /64 for IPv6) within the pending logins' lifetime: QSSO_OK up to cap
- * (0: no cap) or the store's ceiling if lower (qsso_pending_ceiling:
- * QSSOStore shm), 2010 beyond it, with Retry-After set and *log 0 unless
- * this is the first refusal of the address's window; 3001 when the store
- * fails. */
-int qsso_session_admit_pending(request_rec *r, int cap, int *log,
-                               qsso_err_t *err);
-/* Pending SP-initiated login, keyed by AuthnRequest ID, 180 s. */
-int qsso_session_save_pending(request_rec *r, const char *id,
-                              const char *relay, const char *return_to,
-                              qsso_err_t *err);
-/* Takes (reads and deletes atomically) a pending login: QSSO_OK, 2117 when
- * unknown, expired or already used, 3001 when the store fails. */
-int qsso_session_take_pending(request_rec *r, const char *id,
-                              const char **relay, const char **return_to,
-                              qsso_err_t *err);
-
-/* Records an assertion ID until expires: QSSO_OK the first time, 2124 on
- * a replay, 3001 when the store fails. */
-int qsso_session_check_replay(request_rec *r, const char *idp,
-                              const char *assertion_id, apr_time_t expires,
-                              qsso_err_t *err);
-
 #endif
