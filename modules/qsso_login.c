@@ -301,6 +301,7 @@ static int qsso_login_accept(request_rec *r, const qsso_dir_conf_t *c,
 {
     qsso_response_input_t in;
     qsso_assertion_t a;
+    qsso_claims_t claims;
     qsso_session_t s;
     const qsso_dir_conf_t *pc;
     apr_time_t lifetime_end;
@@ -332,7 +333,8 @@ static int qsso_login_accept(request_rec *r, const qsso_dir_conf_t *c,
      * QSSOUserTypeMap inside its <Location> applies, not only what the
      * endpoint path sees. */
     pc = qsso_conf_for_landing(r, *landing);
-    if ((rc = qsso_policy_build_identity(r->pool, pc, &a, &s, err))
+    qsso_response_claims(&a, &claims);
+    if ((rc = qsso_policy_build_identity(r->pool, pc, &claims, &s, err))
             != QSSO_OK
         || (rc = qsso_login_provision(r, pc, &s, err)) != QSSO_OK)
         return rc;

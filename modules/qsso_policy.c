@@ -1,9 +1,10 @@
 /*
- * Identity policy: which SAML attribute (exact Name, case-sensitive)
+ * Identity policy: which attribute or claim (exact name, case-sensitive)
  * becomes which field, how IdP values map onto local user types,
  * divisions and groups, which email domains may sign in, and the
- * dashboard attributes. Pure logic: a verified assertion and the
- * configuration in, the session's fields or a refusal code out. The user
+ * dashboard attributes. Pure logic and protocol-neutral: the claims of a
+ * verified login (qsso_claims.h) and the configuration in, the session's
+ * fields or a refusal code out. The user
  * directory (qsso_users.c) and the export to the backend (qsso_attrs.c)
  * come after it.
  */
@@ -12,18 +13,18 @@
 #include <apr_strings.h>
 
 #include "qsso.h"
+#include "qsso_claims.h"
 #include "qsso_codec.h"
 #include "qsso_config.h"
 #include "qsso_errors.h"
 #include "qsso_policy.h"
-#include "qsso_response.h"
 
 #define QSSO_POLICY_MAX_DASH 1000   /* characters, delimiters counted */
 #define QSSO_POLICY_JOIN "::"
 
 /* The Names the IdP did send, for a log line that shows the mismatch. */
 static const char *qsso_policy_sent_names(apr_pool_t *p,
-                                          const qsso_assertion_t *a)
+                                          const qsso_claims_t *a)
 {
     const char *names = NULL;
     int i;
@@ -38,10 +39,10 @@ static const char *qsso_policy_sent_names(apr_pool_t *p,
 }
 
 /* The first non-empty value of attribute name, or NULL. */
-static const char *qsso_policy_first(const qsso_assertion_t *a,
+static const char *qsso_policy_first(const qsso_claims_t *a,
                                      const char *name)
 {
-    const apr_array_header_t *v = name ? qsso_response_attr_values(a, name)
+    const apr_array_header_t *v = name ? qsso_claims_values(a, name)
                                        : NULL;
     int i;
 
@@ -100,7 +101,7 @@ static const char *qsso_policy_domain_list(apr_pool_t *p,
  * that maps to nothing is refused (checked at every login, so a change at
  * the IdP takes effect at once). */
 static int qsso_policy_user_type(apr_pool_t *p, const qsso_dir_conf_t *c,
-                                 const qsso_assertion_t *a,
+                                 const qsso_claims_t *a,
                                  qsso_session_t *s, qsso_err_t *err)
 {
     const char *raw = qsso_policy_first(a, c->user_type_attr);
@@ -148,11 +149,11 @@ static int qsso_policy_check_join(apr_pool_t *p, const char *what,
 }
 
 static int qsso_policy_groups(apr_pool_t *p, const qsso_dir_conf_t *c,
-                              const qsso_assertion_t *a, qsso_session_t *s,
+                              const qsso_claims_t *a, qsso_session_t *s,
                               qsso_err_t *err)
 {
     const apr_array_header_t *v = c->group_attr
-        ? qsso_response_attr_values(a, c->group_attr) : NULL;
+        ? qsso_claims_values(a, c->group_attr) : NULL;
     int i, j, rc;
 
     s->groups = apr_array_make(p, v ? v->nelts : 1, sizeof(const char *));
@@ -177,7 +178,7 @@ static int qsso_policy_groups(apr_pool_t *p, const qsso_dir_conf_t *c,
  * 1000 characters once joined with "::" for export, so a longer set is
  * refused, never cut. */
 static int qsso_policy_dashboard(apr_pool_t *p, const qsso_dir_conf_t *c,
-                                 const qsso_assertion_t *a,
+                                 const qsso_claims_t *a,
                                  qsso_session_t *s, qsso_err_t *err)
 {
     int i, rc;
@@ -188,7 +189,7 @@ static int qsso_policy_dashboard(apr_pool_t *p, const qsso_dir_conf_t *c,
     for (i = 0; c->dashboard_attrs && i < c->dashboard_attrs->nelts; i++) {
         const char *name = APR_ARRAY_IDX(c->dashboard_attrs, i,
                                          const char *);
-        const apr_array_header_t *v = qsso_response_attr_values(a, name);
+        const apr_array_header_t *v = qsso_claims_values(a, name);
         qsso_dash_attr_t *d;
         apr_size_t len = 0;
         int j;
@@ -220,7 +221,7 @@ static int qsso_policy_dashboard(apr_pool_t *p, const qsso_dir_conf_t *c,
 }
 
 static int qsso_policy_names(apr_pool_t *p, const qsso_dir_conf_t *c,
-                             const qsso_assertion_t *a, qsso_session_t *s,
+                             const qsso_claims_t *a, qsso_session_t *s,
                              qsso_err_t *err)
 {
     const char *email_attr = qsso_conf_email_attr(c);
@@ -259,14 +260,14 @@ const char *qsso_policy_username(apr_pool_t *p, const qsso_dir_conf_t *c,
 }
 
 int qsso_policy_build_identity(apr_pool_t *p, const qsso_dir_conf_t *c,
-                               const qsso_assertion_t *a, qsso_session_t *s,
+                               const qsso_claims_t *a, qsso_session_t *s,
                                qsso_err_t *err)
 {
     const char *raw;
     int rc;
 
     memset(s, 0, sizeof(*s));
-    s->name_id = a->name_id;
+    s->name_id = a->subject;
     s->idp = a->issuer;
     if ((rc = qsso_policy_names(p, c, a, s, err)) != QSSO_OK)
         return rc;

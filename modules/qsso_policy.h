@@ -4,14 +4,16 @@
 #define QSSO_POLICY_H
 
 #include "qsso.h"
+#include "qsso_claims.h"
 
-/* Fills s (everything but expires) from a verified assertion under c.
+/* Fills s (everything but expires) from the claims of a verified login
+ * (a: SAML assertion or OIDC tokens, qsso_claims.h) under c.
  * Strings live in p. Returns QSSO_OK or 4001 (no email), 4002 (no
  * username), 4004 (unmapped user type with validation on), 4005 (email
  * domain), 4006 (dashboard value over 1000 characters), 4007 (no unique
  * ID), with err filled. */
 int qsso_policy_build_identity(apr_pool_t *p, const qsso_dir_conf_t *c,
-                               const qsso_assertion_t *a, qsso_session_t *s,
+                               const qsso_claims_t *a, qsso_session_t *s,
                                qsso_err_t *err);
 
 /* The local value mapped from v (exact match), or NULL. */

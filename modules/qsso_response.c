@@ -682,15 +682,18 @@ int qsso_response_verify(apr_pool_t *p, const qsso_response_input_t *in,
     return qsso_response_read_attrs(&c);
 }
 
+void qsso_response_claims(const qsso_assertion_t *a, qsso_claims_t *out)
+{
+    out->issuer = a->issuer;
+    out->subject = a->name_id;
+    out->attrs = a->attrs;
+}
+
 const apr_array_header_t *qsso_response_attr_values(const qsso_assertion_t *a,
                                                     const char *name)
 {
-    int i;
+    qsso_claims_t c;
 
-    for (i = 0; a->attrs && name && i < a->attrs->nelts; i++) {
-        const qsso_attr_t *at = &APR_ARRAY_IDX(a->attrs, i, qsso_attr_t);
-        if (at->name && !strcmp(at->name, name))
-            return at->values;
-    }
-    return NULL;
+    qsso_response_claims(a, &c);
+    return qsso_claims_values(&c, name);
 }

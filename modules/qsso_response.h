@@ -3,6 +3,7 @@
 #define QSSO_RESPONSE_H
 
 #include "qsso.h"
+#include "qsso_claims.h"
 
 typedef struct {
     const char *saml_response;   /* base64, as POSTed */
@@ -35,5 +36,9 @@ int qsso_response_parse_time(const char *s, apr_time_t *out);
 /* The values of attribute name (exact, case-sensitive), or NULL. */
 const apr_array_header_t *qsso_response_attr_values(const qsso_assertion_t *a,
                                                     const char *name);
+
+/* The protocol-neutral claims of a verified assertion (its Issuer, NameID
+ * and attributes, shared with a, not copied), for the identity policy. */
+void qsso_response_claims(const qsso_assertion_t *a, qsso_claims_t *out);
 
 #endif

@@ -15,15 +15,15 @@
 #define GROUPS "urn:t:groups"
 #define COST "urn:t:costCenter"
 
-/* An assertion with attributes given as name, value, value, NULL, name,
- * ..., NULL, NULL. */
-static qsso_assertion_t *qsso_test_assertion(apr_pool_t *p, ...)
+/* The claims of a login with attributes given as name, value, value,
+ * NULL, name, ..., NULL, NULL. */
+static qsso_claims_t *qsso_test_assertion(apr_pool_t *p, ...)
 {
-    qsso_assertion_t *a = apr_pcalloc(p, sizeof(*a));
+    qsso_claims_t *a = apr_pcalloc(p, sizeof(*a));
     const char *name, *v;
     va_list ap;
 
-    a->name_id = "nameid-1";
+    a->subject = "nameid-1";
     a->issuer = "https://idp.example.com";
     a->attrs = apr_array_make(p, 4, sizeof(qsso_attr_t));
     va_start(ap, p);
@@ -79,7 +79,7 @@ static void test_policy_builds_fields_with_email_defaults(void **state)
     apr_pool_t *p = *state;
     qsso_session_t s;
     qsso_err_t err;
-    qsso_assertion_t *a = qsso_test_assertion(p, EMAIL, "ana@example.org",
+    qsso_claims_t *a = qsso_test_assertion(p, EMAIL, "ana@example.org",
                                               NULL, NULL);
 
     memset(&err, 0, sizeof(err));
@@ -99,7 +99,7 @@ static void test_policy_refuses_missing_email_naming_what_came(void **state)
     apr_pool_t *p = *state;
     qsso_session_t s;
     qsso_err_t err;
-    qsso_assertion_t *a = qsso_test_assertion(p, "email", "a@b.c", NULL,
+    qsso_claims_t *a = qsso_test_assertion(p, "email", "a@b.c", NULL,
                                               NULL);
 
     memset(&err, 0, sizeof(err));
@@ -158,7 +158,7 @@ static void test_policy_groups_map_value_by_value(void **state)
     qsso_dir_conf_t *c = qsso_test_conf(p);
     qsso_session_t s;
     qsso_err_t err;
-    qsso_assertion_t *a = qsso_test_assertion(
+    qsso_claims_t *a = qsso_test_assertion(
         p, EMAIL, "a@x.org", NULL, GROUPS, "g1", "g2", "g3", "g1", NULL,
         NULL);
 
