@@ -58,20 +58,27 @@ def site_with_scim(fresh, workdir, store, **qsso):
 def held_login(proxy, b, email, during, attrs=None):
     """b signs in as email while the proxy holds the write of the record;
     during() runs while it is held. Returns the ACS response."""
-    out = []
-    gate = hold_write(proxy, "qsso:user:" + email.lower())
     xml, relay, _ = b.start_login("/dash/")
     resp = b.idp.response(attrs or {EMAIL: [email]}, email,
                           in_response_to=Browser.request_id(xml))
-    t = threading.Thread(target=lambda: out.append(b.post_acs(resp, relay)))
+    return held_call(proxy, "qsso:user:" + email.lower(),
+                     lambda: b.post_acs(resp, relay), during)
+
+
+def held_call(proxy, key, call, during):
+    """call() (a login's ACS post, a SCIM request) runs while its write of
+    key is held and during() runs; returns call()'s response."""
+    out = []
+    gate = hold_write(proxy, key)
+    t = threading.Thread(target=lambda: out.append(call()))
     t.start()
-    assert gate.held.wait(5), "the login never wrote the user record"
+    assert gate.held.wait(5), "the call never wrote %s" % key
     t0 = time.monotonic()
     during()
     assert time.monotonic() - t0 < HOLD_MAX, "took too long to hold"
     gate.release()
     t.join(15)
-    assert out, "the login did not answer"
+    assert out, "the call did not answer"
     return out[0]
 
 
@@ -449,23 +456,6 @@ def test_deactivation_follows_a_rename_that_lands_before_its_write(
     assert b.get("/dash/").status_code == 302
 
 
-def held_scim(proxy, key, call, during):
-    """call() (a SCIM request) runs while its write of key is held and
-    during() runs; returns call()'s response."""
-    out = []
-    gate = hold_write(proxy, key)
-    t = threading.Thread(target=lambda: out.append(call()))
-    t.start()
-    assert gate.held.wait(5), "the SCIM call never wrote the record"
-    t0 = time.monotonic()
-    during()
-    assert time.monotonic() - t0 < HOLD_MAX, "took too long to hold"
-    gate.release()
-    t.join(15)
-    assert out, "the SCIM call did not answer"
-    return out[0]
-
-
 @pytest.mark.parametrize("if_match", [True, False])
 def test_a_scim_patch_does_not_revert_a_login_between_its_read_and_write(
         fresh, workdir, redis, proxy, if_match):
@@ -487,7 +477,7 @@ def test_a_scim_patch_does_not_revert_a_login_between_its_read_and_write(
     def login():
         assert Browser(h).login(email=email).status_code == 303
 
-    r = held_scim(proxy, "qsso:user:" + email.lower(), patch, login)
+    r = held_call(proxy, "qsso:user:" + email.lower(), patch, login)
     rec = record(redis, email)
     assert rec["lastLogin"] > 0 and rec["ssoLinked"] is True
     if if_match:
