@@ -126,6 +126,16 @@ def browser(site, headers=None):
     return b
 
 
+def visit_endpoints(b):
+    """One request to each endpoint, signed out: {name: response}."""
+    return {
+        "metadata": b.get("/qsso/metadata"),
+        "login": b.get("/qsso/login?return=/dash/"),
+        "logout": b.get("/qsso/logout"),
+        "acs": unsolicited(b),
+    }
+
+
 def unsolicited(b, email=USER):
     """POSTs a signed IdP-initiated response to the ACS (the attacker's
     way in: no pending login needed)."""
@@ -153,12 +163,7 @@ def test_endpoints_refused_by_the_require_rules_of_their_section(
     site = site_for(servers, name, REFUSING[name])
     site.mark()
     b = browser(site)
-    got = {
-        "metadata": b.get("/qsso/metadata"),
-        "login": b.get("/qsso/login?return=/dash/"),
-        "logout": b.get("/qsso/logout"),
-        "acs": unsolicited(b),
-    }
+    got = visit_endpoints(b)
     assert {k: r.status_code for k, r in got.items()} == \
         {k: 403 for k in ENDPOINTS}
     for r in got.values():
@@ -264,12 +269,7 @@ def test_endpoints_under_another_authtype_need_its_user(staging):
     """The session waiver is mod_qsso's to give only under AuthType qsso
     (or none): under AuthType Basic the endpoints need the Basic user."""
     b = browser(staging)
-    got = {
-        "metadata": b.get("/qsso/metadata"),
-        "login": b.get("/qsso/login?return=/dash/"),
-        "logout": b.get("/qsso/logout"),
-        "acs": unsolicited(b),
-    }
+    got = visit_endpoints(b)
     assert {k: r.status_code for k, r in got.items()} == \
         {k: 401 for k in ENDPOINTS}
     assert all("Set-Cookie" not in r.headers for r in got.values())
